@@ -1,0 +1,1 @@
+"""Evaluation: ranking metrics, beyond-accuracy measures and the evaluator."""

@@ -1,0 +1,48 @@
+"""The `ItemTokenizer` protocol: how an item becomes a sequence of identifier tokens and back."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+from genrec.data.catalogue import Catalogue
+
+
+@runtime_checkable
+class ItemTokenizer(Protocol):
+    """Maps catalogue items (by index) to identifier token strings, and back.
+
+    An identifier is a tuple of token strings. For tokenizers that add tokens to a language model
+    (atomic, semantic, collaborative, prebuilt), each string is one new token listed by `vocabulary()`.
+    For text tokenizers (title) the tuple holds one plain-text string and `vocabulary()` is empty: the
+    language model's own tokenizer splits it.
+    """
+
+    #: Short registry name ("atomic", "title", "semantic", ...).
+    name: str
+
+    def fit(self, catalogue: Catalogue, train_sequences: Sequence[Sequence[int]], seed: int) -> None:
+        """Assign identifiers to every catalogue item. Must be deterministic for a given seed."""
+        ...
+
+    def encode(self, item: int) -> tuple[str, ...]:
+        """The identifier of an item index."""
+        ...
+
+    def decode(self, tokens: Sequence[str]) -> int | None:
+        """The item index an identifier stands for, or None if it names no item."""
+        ...
+
+    def vocabulary(self) -> list[str]:
+        """New tokens to add to a language model's vocabulary (empty for text identifiers)."""
+        ...
+
+    def save(self, directory: Path) -> None:
+        """Write everything needed to restore this tokenizer into ``directory``."""
+        ...
+
+    @classmethod
+    def load(cls, directory: Path) -> ItemTokenizer:
+        """Restore a tokenizer written by `save`."""
+        ...
