@@ -39,7 +39,7 @@ def test_bad_data_dir_is_a_clear_error_without_traceback(tmp_path: Path) -> None
 
 
 def test_demo_prints_stats_and_popularity(tmp_path: Path) -> None:
-    result = runner.invoke(app, ["demo", "--seed", "0", "--output-dir", str(tmp_path)])
+    result = runner.invoke(app, ["demo", "--seed", "0", "--output-dir", str(tmp_path), "--no-generative"])
     assert result.exit_code == 0, result.output
     assert "popularity" in result.output and "NDCG@10" in result.output
     assert (tmp_path / "config.json").is_file()

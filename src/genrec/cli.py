@@ -1,7 +1,12 @@
-"""The `genrec` command line: thin typed wrappers over the Python API."""
+"""The `genrec` command line: thin typed wrappers over the Python API.
+
+Every command is one function that parses options and calls the matching Python entry point
+(``genrec.<stage>.command``); user-facing errors (`GenrecError`) are printed without a traceback.
+"""
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 from pathlib import Path
@@ -28,6 +33,20 @@ DataDirOption = Annotated[
     ),
 ]
 SeedOption = Annotated[int, typer.Option("--seed", help="Random seed (every run is reproducible).")]
+SetOption = Annotated[
+    list[str] | None,
+    typer.Option("--set", help="A config value as key=value (repeatable), e.g. --set loss=bce."),
+]
+
+
+def _print_metrics(title: str, metrics: dict[str, float]) -> None:
+    table = Table(title=title)
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for key, value in metrics.items():
+        if isinstance(value, int | float):
+            table.add_row(key, f"{value:.4f}" if isinstance(value, float) else f"{value:,}")
+    console.print(table)
 
 
 @app.command()
@@ -36,11 +55,22 @@ def demo(
     output_dir: Annotated[
         Path | None, typer.Option("--output-dir", help="Write config + summary here.")
     ] = None,
+    generative: Annotated[
+        bool,
+        typer.Option(
+            "--generative/--no-generative",
+            help="Also train and show the compact generative recommender (semantic IDs).",
+        ),
+    ] = True,
+    train_minutes: Annotated[
+        float, typer.Option("--train-minutes", help="Training budget of the generative model.")
+    ] = 4.0,
 ) -> None:
     """Run the main job on the embedded MovieLens-100K dataset and print held-out metrics."""
     from genrec.demo import DemoConfig, run_demo
 
-    run_demo(DemoConfig(seed=seed), output_dir=output_dir, console=console)
+    config = DemoConfig(seed=seed, generative=generative, train_minutes=train_minutes)
+    run_demo(config, output_dir=output_dir, console=console)
 
 
 @data_app.command("stats")
@@ -69,6 +99,160 @@ def assets_prepare(
 
     for name, path in prepare_assets(convert_smollm2=not skip_smollm2).items():
         console.print(f"{name}: {path}")
+
+
+@app.command()
+def evaluate(
+    dataset: Annotated[str, typer.Argument(help="ml-100k, office, scientific, beauty.")],
+    model: Annotated[str, typer.Argument(help="popularity, sasrec or gru4rec.")],
+    output_dir: Annotated[Path, typer.Option("--output-dir", "-o", help="Run directory to write.")],
+    seed: SeedOption = 0,
+    data_dir: DataDirOption = None,
+    values: SetOption = None,
+    include_history: Annotated[
+        bool, typer.Option("--include-history", help="Let history items be recommended.")
+    ] = False,
+    load_dir: Annotated[
+        Path | None, typer.Option("--load-dir", help="Evaluate a saved model instead of training one.")
+    ] = None,
+    k_max: Annotated[int, typer.Option("--k-max", help="Largest K of the HR/NDCG curves.")] = 20,
+) -> None:
+    """Train (or load) a recommender and evaluate it on the held-out test users (full ranking).
+
+    Writes config.json, metrics.json, metrics.md, per_user.parquet, curves.png and model/ to OUTPUT_DIR.
+    """
+    from genrec.evaluation.command import evaluate_command
+
+    metrics = evaluate_command(
+        dataset, model, output_dir, seed=seed, data_dir=data_dir, overrides=values or [],
+        exclude_history=not include_history, load_dir=load_dir, k_max=k_max,
+    )  # fmt: skip
+    _print_metrics(f"{model} on {dataset} (test)", metrics["test"])
+    console.print(f"run directory: {output_dir}")
+
+
+@app.command()
+def compare(
+    run_a: Annotated[Path, typer.Argument(help="Run directory A (the reference).")],
+    run_b: Annotated[Path, typer.Argument(help="Run directory B.")],
+    metric: Annotated[str, typer.Option("--metric", help="Per-user metric column.")] = "ndcg@10",
+    n_bootstrap: Annotated[int, typer.Option("--bootstrap", help="Bootstrap resamples.")] = 10_000,
+    seed: SeedOption = 0,
+) -> None:
+    """Paired comparison of two evaluation runs: bootstrap CI of B - A, paired t-test and Wilcoxon."""
+    from genrec.evaluation.compare import compare_command
+
+    compare_command(run_a, run_b, metric=metric, n_bootstrap=n_bootstrap, seed=seed)
+
+
+@app.command()
+def tokenize(
+    dataset: Annotated[str, typer.Argument(help="ml-100k, office, scientific, beauty.")],
+    tokenizer: Annotated[
+        str,
+        typer.Argument(
+            help="atomic, title, semantic (rqvae), residual_kmeans, collaborative or prebuilt[:variant]."
+        ),
+    ],
+    output_dir: Annotated[Path, typer.Option("--output-dir", "-o", help="Directory to write.")],
+    seed: SeedOption = 0,
+    data_dir: DataDirOption = None,
+    values: SetOption = None,
+) -> None:
+    """Fit an item tokenizer and write its identifiers plus a stats report (stats.json, stats.md)."""
+    from genrec.recommenders.config import parse_overrides
+    from genrec.tokenizers.command import stats_markdown, tokenize_command
+
+    stats = tokenize_command(
+        dataset, tokenizer, output_dir, seed, data_dir=data_dir, options=parse_overrides(values or [])
+    )
+    console.print(stats_markdown(f"{tokenizer} identifiers for {dataset}", stats), markup=False)
+    console.print(f"identifiers written to {output_dir}")
+
+
+@app.command()
+def train(
+    config: Annotated[str, typer.Argument(help="A shipped recipe name or a YAML file.")],
+    output_dir: Annotated[Path, typer.Option("--output-dir", "-o", help="Run directory (resumable).")],
+    seed: Annotated[int | None, typer.Option("--seed", help="Overrides the recipe's seed.")] = None,
+    data_dir: DataDirOption = None,
+    values: SetOption = None,
+    test: Annotated[
+        bool, typer.Option("--test/--no-test", help="Evaluate the best model on the test users.")
+    ] = True,
+) -> None:
+    """Train a generative recommender from a recipe; re-running the same command resumes a killed run.
+
+    Works under `accelerate launch` (DDP). Shipped recipes: `genrec recipes`.
+    """
+    from genrec.training.command import train_command
+
+    metrics = train_command(
+        config, output_dir, seed=seed, data_dir=data_dir, overrides=values or [], test=test
+    )
+    if "test" in metrics:
+        _print_metrics(f"{config} (test)", metrics["test"])
+    console.print(f"run directory: {output_dir}")
+
+
+@app.command("recipes")
+def recipes() -> None:
+    """List the shipped training recipes (YAML configs)."""
+    from genrec.training.config import shipped_recipes
+
+    for name in shipped_recipes():
+        console.print(name)
+
+
+@app.command()
+def recommend(
+    model_dir: Annotated[Path, typer.Option("--model", help="A saved run directory.")],
+    users_from: Annotated[
+        str,
+        typer.Option(
+            "--users",
+            help="test / valid (the run's dataset split), DATASET:SPLIT, or a .jsonl/.parquet of histories.",
+        ),
+    ],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Output .jsonl or .parquet file.")],
+    k: Annotated[int, typer.Option("-k", help="Items per user.")] = 10,
+    batch_size: Annotated[int, typer.Option("--batch-size", help="Users per forward batch.")] = 256,
+    include_history: Annotated[
+        bool, typer.Option("--include-history", help="Let history items be recommended.")
+    ] = False,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Batch top-K recommendations for many users; shards across processes under `accelerate launch`."""
+    from genrec.serving.batch import recommend_command
+
+    summary = recommend_command(
+        model_dir, output, users_from, k=k, batch_size=batch_size,
+        exclude_history=not include_history, data_dir=data_dir,
+    )  # fmt: skip
+    console.print(json.dumps(summary))
+
+
+@app.command()
+def serve(
+    model_dir: Annotated[Path, typer.Option("--model", help="A saved run directory.")],
+    host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port")] = 8000,
+    max_batch_size: Annotated[int, typer.Option("--max-batch-size", help="Micro-batch size cap.")] = 64,
+    max_wait_ms: Annotated[
+        float, typer.Option("--max-wait-ms", help="How long a request waits for batch-mates.")
+    ] = 2.0,
+    batching: Annotated[
+        bool, typer.Option("--batching/--no-batching", help="Micro-batch concurrent requests.")
+    ] = True,
+    threads: Annotated[int | None, typer.Option("--threads", help="torch intra-op threads.")] = None,
+) -> None:
+    """Serve a saved recommender over HTTP: /v1/recommend, /v1/items, /v1/explain, /health, /metrics, /."""
+    from genrec.serving.server import serve_command
+
+    serve_command(
+        model_dir, host=host, port=port, max_batch_size=max_batch_size, max_wait_ms=max_wait_ms,
+        batching=batching, num_threads=threads,
+    )  # fmt: skip
 
 
 def main() -> None:

@@ -1,27 +1,120 @@
-"""Full-ranking evaluation of any `Recommender` on an `EvalSet`."""
+"""Full-ranking evaluation of any `Recommender` on an `EvalSet`.
+
+Every user gets a top-``k_max`` list over the whole catalogue (history items excluded unless asked
+otherwise); ranking metrics come from the 1-based rank of the held-out target in that list. Beyond-accuracy
+measures (coverage, Gini, popularity percentile) and the validity rate describe the lists themselves.
+Per-user values are kept so two runs can be compared with a paired test (`genrec.evaluation.compare`).
+"""
 
 from __future__ import annotations
 
+import os
+import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
+import pandas as pd
+from tqdm import tqdm
 
 from genrec.data.split import EvalSet
-from genrec.evaluation.metrics import hit_rate_at_k, mrr_at_k, ndcg_at_k, target_ranks
+from genrec.evaluation.metrics import (
+    coverage_at_k,
+    gini,
+    hit_rate_at_k,
+    mean_popularity_percentile,
+    mrr_at_k,
+    ndcg_at_k,
+    popularity_percentiles,
+    recommendation_counts,
+    target_ranks,
+    validity_rate,
+)
 from genrec.recommenders.base import Recommender
 
 HR_CUTOFFS = (1, 5, 10, 20)
 NDCG_CUTOFFS = (5, 10, 20)
+#: Cutoff of the beyond-accuracy measures (coverage, Gini, popularity percentile).
+LIST_CUTOFF = 10
 
 
 @dataclass(frozen=True)
 class EvaluationResult:
-    """Aggregate metrics plus per-user target ranks (0 = not in the top ``k_max``)."""
+    """Aggregate metrics plus per-user target ranks (0 = not in the top ``k_max``) and the lists."""
 
     metrics: dict[str, float]
     ranks: np.ndarray
     items: np.ndarray
+    users: tuple[str, ...] = ()
+    targets: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+
+    def per_user(self) -> pd.DataFrame:
+        """One row per user: user, target, rank, and every ranking metric's per-user value."""
+        k_max = self.items.shape[1] if self.items.ndim == 2 else 0
+        frame = pd.DataFrame(
+            {
+                "user": list(self.users) if self.users else [str(i) for i in range(len(self.ranks))],
+                "target": self.targets if len(self.targets) else np.full(len(self.ranks), -1),
+                "rank": self.ranks,
+            }
+        )
+        for k in HR_CUTOFFS:
+            if k <= k_max:
+                frame[f"hr@{k}"] = hit_rate_at_k(self.ranks, k)
+        for k in NDCG_CUTOFFS:
+            if k <= k_max:
+                frame[f"ndcg@{k}"] = ndcg_at_k(self.ranks, k)
+        frame["mrr"] = mrr_at_k(self.ranks, k_max)
+        return frame
+
+    def save_per_user(self, path: Path) -> None:
+        """Write `per_user` as Parquet, atomically."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        os.close(fd)
+        try:
+            self.per_user().to_parquet(tmp, index=False)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+
+def ranking_metrics(ranks: np.ndarray, k_max: int) -> dict[str, float]:
+    """Mean HR@{1,5,10,20}, NDCG@{5,10,20} (cutoffs up to ``k_max``) and MRR within the top ``k_max``."""
+    metrics: dict[str, float] = {}
+    for k in HR_CUTOFFS:
+        if k <= k_max:
+            metrics[f"hr@{k}"] = float(hit_rate_at_k(ranks, k).mean()) if len(ranks) else 0.0
+    for k in NDCG_CUTOFFS:
+        if k <= k_max:
+            metrics[f"ndcg@{k}"] = float(ndcg_at_k(ranks, k).mean()) if len(ranks) else 0.0
+    mrr = float(mrr_at_k(ranks, k_max).mean()) if len(ranks) else 0.0
+    metrics[f"mrr@{k_max}"] = mrr
+    metrics["mrr"] = mrr
+    return metrics
+
+
+def list_metrics(items: np.ndarray, num_items: int, item_counts: np.ndarray | None) -> dict[str, float]:
+    """Validity, coverage@10, Gini of recommendation counts and mean popularity percentile of the lists."""
+    k = min(LIST_CUTOFF, items.shape[1]) if items.ndim == 2 and items.shape[1] else 0
+    metrics = {"validity": validity_rate(items, num_items)}
+    if k and num_items:
+        metrics[f"coverage@{k}"] = coverage_at_k(items, num_items, k)
+        metrics[f"gini@{k}"] = gini(recommendation_counts(items, num_items, k))
+        if item_counts is not None:
+            pct = popularity_percentiles(np.asarray(item_counts))
+            metrics[f"popularity_percentile@{k}"] = mean_popularity_percentile(items, pct, k)
+    return metrics
+
+
+def _infer_num_items(recommender: Recommender, item_counts: np.ndarray | None) -> int | None:
+    if item_counts is not None:
+        return len(item_counts)
+    value = getattr(recommender, "num_items", None)
+    return int(value) if isinstance(value, int | np.integer) else None
 
 
 def evaluate(
@@ -31,25 +124,37 @@ def evaluate(
     k_max: int = 20,
     exclude_history: bool = True,
     batch_size: int = 256,
+    num_items: int | None = None,
+    item_counts: np.ndarray | None = None,
+    progress: bool = False,
 ) -> EvaluationResult:
-    """Rank the full catalogue for every user and score the held-out target."""
+    """Rank the full catalogue for every user of ``eval_set`` and score the held-out target.
+
+    ``num_items`` (defaults to ``len(item_counts)`` or the recommender's ``num_items``) enables the
+    catalogue measures; ``item_counts`` (training interactions per item) enables the popularity percentile.
+    Without a catalogue size, validity only counts -1 padding as invalid.
+    """
+    if k_max < 1 or batch_size < 1:
+        raise ValueError(f"k_max and batch_size must be >= 1, got {k_max}, {batch_size}")
     start = time.perf_counter()
     chunks = []
-    for lo in range(0, len(eval_set), batch_size):
-        recs = recommender.recommend(eval_set.histories[lo : lo + batch_size], k_max, exclude_history)
-        chunks.append(recs.items)
+    with tqdm(total=len(eval_set), desc="evaluate", unit="user", disable=not progress, leave=False) as bar:
+        for lo in range(0, len(eval_set), batch_size):
+            batch = eval_set.histories[lo : lo + batch_size]
+            chunks.append(recommender.recommend(batch, k_max, exclude_history).items)
+            bar.update(len(batch))
     items = np.concatenate(chunks) if chunks else np.zeros((0, k_max), dtype=np.int64)
     elapsed = time.perf_counter() - start
     ranks = target_ranks(items, eval_set.targets)
-    metrics: dict[str, float] = {}
-    for k in HR_CUTOFFS:
-        if k <= k_max:
-            metrics[f"hr@{k}"] = float(hit_rate_at_k(ranks, k).mean())
-    for k in NDCG_CUTOFFS:
-        if k <= k_max:
-            metrics[f"ndcg@{k}"] = float(ndcg_at_k(ranks, k).mean())
-    metrics[f"mrr@{k_max}"] = float(mrr_at_k(ranks, k_max).mean())
+    metrics = ranking_metrics(ranks, k_max)
+    n_items = num_items if num_items is not None else _infer_num_items(recommender, item_counts)
+    if n_items is not None:
+        metrics.update(list_metrics(items, n_items, item_counts))
+    else:
+        metrics["validity"] = float((items >= 0).mean()) if items.size else 0.0
     metrics["users"] = float(len(eval_set))
     metrics["wall_time_s"] = elapsed
     metrics["ms_per_user"] = 1000.0 * elapsed / max(len(eval_set), 1)
-    return EvaluationResult(metrics=metrics, ranks=ranks, items=items)
+    return EvaluationResult(
+        metrics=metrics, ranks=ranks, items=items, users=tuple(eval_set.users), targets=eval_set.targets
+    )

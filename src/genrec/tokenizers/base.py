@@ -15,6 +15,7 @@ class ItemTokenizer(Protocol):
 
     An identifier is a tuple of token strings. For tokenizers that add tokens to a language model
     (atomic, semantic, collaborative, prebuilt), each string is one new token listed by `vocabulary()`.
+    Catalogue updates (`add_items`) only append identifiers; an identifier, once given, never changes.
     For text tokenizers (title) the tuple holds one plain-text string and `vocabulary()` is empty: the
     language model's own tokenizer splits it.
     """
@@ -24,6 +25,10 @@ class ItemTokenizer(Protocol):
 
     def fit(self, catalogue: Catalogue, train_sequences: Sequence[Sequence[int]], seed: int) -> None:
         """Assign identifiers to every catalogue item. Must be deterministic for a given seed."""
+        ...
+
+    def __len__(self) -> int:
+        """Number of items that have an identifier (items are 0..len-1)."""
         ...
 
     def encode(self, item: int) -> tuple[str, ...]:
@@ -36,6 +41,14 @@ class ItemTokenizer(Protocol):
 
     def vocabulary(self) -> list[str]:
         """New tokens to add to a language model's vocabulary (empty for text identifiers)."""
+        ...
+
+    def add_items(self, catalogue: Catalogue) -> list[int]:
+        """Catalogue update: give identifiers to items appended to the fitted catalogue.
+
+        ``catalogue`` must hold every known item at its old index followed by the new ones. No existing
+        item's identifier changes. Returns the indices of the items added.
+        """
         ...
 
     def save(self, directory: Path) -> None:

@@ -1,0 +1,170 @@
+"""Baseline benchmark: popularity, SASRec (CE and BCE) and GRU4Rec, leave-one-out, full ranking.
+
+    python benchmarks/baselines.py                      # all 4 datasets x 4 models x seeds 0 1 2
+    python benchmarks/baselines.py --datasets office --models sasrec-ce --seeds 0 --recbole
+
+Writes benchmarks/results/baselines.json and baselines.md (mean ± std over seeds, test metrics, training
+wall time). ``--recbole`` also trains RecBole 1.2.1's SASRec (CE) on the identical split, in its own venv,
+and prints the two side by side. ``--max-train-minutes`` caps each training run (reported when it binds).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from rich.console import Console
+from rich.table import Table
+
+from genrec.data import DATASETS, leave_one_out, load_dataset
+from genrec.evaluation.command import train_item_counts
+from genrec.evaluation.evaluator import evaluate
+from genrec.recommenders.config import parse_overrides
+from genrec.recommenders.registry import build_recommender
+from genrec.tokenizers.persist import write_json_atomic, write_text_atomic
+
+MODELS: dict[str, tuple[str, dict[str, Any]]] = {
+    "popularity": ("popularity", {}),
+    "sasrec-ce": ("sasrec", {"loss": "ce"}),
+    "sasrec-bce": ("sasrec", {"loss": "bce"}),
+    "gru4rec": ("gru4rec", {}),
+}
+REPORTED = ("hr@1", "hr@5", "hr@10", "hr@20", "ndcg@5", "ndcg@10", "ndcg@20", "mrr", "coverage@10", "gini@10")
+
+
+def run_one(split: Any, model: str, seed: int, extra: dict[str, Any], progress: bool) -> dict[str, Any]:
+    name, options = MODELS[model]
+    overrides = {} if name == "popularity" else {**options, **extra}
+    rec = build_recommender(name, overrides, seed=seed, progress=progress)
+    train = split.train_data()
+    start = time.perf_counter()
+    rec.fit(train, split.valid_set())
+    train_s = time.perf_counter() - start
+    counts = train_item_counts(train.sequences, train.num_items)
+    metrics = evaluate(rec, split.test_set(), k_max=20, num_items=train.num_items, item_counts=counts).metrics
+    log = {k: v for k, v in getattr(rec, "training_log", {}).items() if k != "history"}
+    return {"seed": seed, "test": metrics, "train_wall_time_s": train_s, "training": log}
+
+
+def summarise(runs: list[dict[str, Any]]) -> dict[str, list[float]]:
+    """mean and std (ddof 0) over seeds of each reported metric and of the training time."""
+    out: dict[str, list[float]] = {}
+    for key in (*REPORTED, "train_wall_time_s", "ms_per_user"):
+        vals = [r["train_wall_time_s"] if key == "train_wall_time_s" else r["test"][key] for r in runs]
+        out[key] = [float(np.mean(vals)), float(np.std(vals))]
+    return out
+
+
+def _cell(summary: dict[str, list[float]], key: str) -> str:
+    return f"{summary[key][0]:.4f} ± {summary[key][1]:.4f}"
+
+
+def markdown(results: dict[str, Any]) -> str:
+    lines = [
+        "# Baselines (leave-one-out, full ranking, history excluded; test set; mean ± std over seeds)", "",
+        "| dataset | model | seeds | HR@10 | NDCG@10 | HR@20 | NDCG@20 | MRR | coverage@10 | train s | stopped |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]  # fmt: skip
+    for ds, models in results["datasets"].items():
+        for model, entry in models.items():
+            s = entry["summary"]
+            stops = ",".join(sorted({str(r["training"].get("stopped", "-")) for r in entry["runs"]}))
+            lines.append(
+                f"| {ds} | {model} | {len(entry['runs'])} | {_cell(s, 'hr@10')} | {_cell(s, 'ndcg@10')} | {_cell(s, 'hr@20')}"
+                f" | {_cell(s, 'ndcg@20')} | {_cell(s, 'mrr')} | {_cell(s, 'coverage@10')} | {s['train_wall_time_s'][0]:.0f}"
+                f" | {stops} |"
+            )
+    if results.get("recbole"):
+        lines += ["", "## Cross-check: RecBole 1.2.1 SASRec (CE) on the identical split", "",
+                  "| dataset | seed | epochs cap | RecBole HR@10 | RecBole NDCG@10 | ours sasrec-ce NDCG@10 | split verified |",
+                  "|---|---|---|---|---|---|---|"]  # fmt: skip
+        for ds, rb in results["recbole"].items():
+            ours = (
+                results["datasets"]
+                .get(ds, {})
+                .get("sasrec-ce", {})
+                .get("summary", {})
+                .get("ndcg@10", [float("nan")])
+            )
+            lines.append(
+                f"| {ds} | {rb['seed']} | {rb['epochs']} | {rb['test'].get('hit@10', float('nan')):.4f} | "
+                f"{rb['test'].get('ndcg@10', float('nan')):.4f} | {ours[0]:.4f} | {rb['split_verified']} |"
+            )
+    lines += ["", f"Command: `{results['command']}`", ""]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=list(DATASETS))
+    parser.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--data-dir", type=Path, default=None)
+    parser.add_argument("--output", type=Path, default=Path(__file__).parent / "results")
+    parser.add_argument("--name", default="baselines", help="output file stem")
+    parser.add_argument("--set", nargs="*", default=[], help="neural config overrides, key=value")
+    parser.add_argument(
+        "--max-train-minutes", type=float, default=0.0, help="cap per training run (0 = none)"
+    )
+    parser.add_argument("--recbole", action="store_true", help="also run RecBole 1.2.1 SASRec (CE)")
+    parser.add_argument(
+        "--recbole-epochs", type=int, default=300, help="RecBole epochs cap (its default: 300)"
+    )
+    parser.add_argument("--progress", action="store_true")
+    args = parser.parse_args(argv)
+    console = Console()
+    extra = parse_overrides(args.set)
+    if args.max_train_minutes:
+        extra["max_train_seconds"] = 60.0 * args.max_train_minutes
+    results: dict[str, Any] = {"command": "python " + " ".join(sys.argv), "datasets": {}, "recbole": {}}
+    stem = args.output / args.name
+
+    def flush() -> None:
+        write_json_atomic(stem.with_suffix(".json"), results)
+        write_text_atomic(stem.with_suffix(".md"), markdown(results))
+
+    for ds in args.datasets:
+        split = leave_one_out(load_dataset(ds, args.data_dir))
+        results["datasets"][ds] = {}
+        for model in args.models:
+            runs = []
+            for seed in args.seeds:
+                run = run_one(split, model, seed, extra, args.progress)
+                runs.append(run)
+                console.print(
+                    f"{ds} {model} seed {seed}: HR@10 {run['test']['hr@10']:.4f} NDCG@10 "
+                    f"{run['test']['ndcg@10']:.4f} ({run['train_wall_time_s']:.0f} s, {run['training']})"
+                )
+            results["datasets"][ds][model] = {"runs": runs, "summary": summarise(runs)}
+            flush()
+        if args.recbole:
+            from recbole_bridge import run_recbole
+
+            seed = args.seeds[0]
+            rb = run_recbole(split, seed, args.recbole_epochs)
+            results["recbole"][ds] = {"seed": seed, "epochs": args.recbole_epochs, **rb}
+            console.print(f"{ds} RecBole SASRec: {rb['test']} ({rb['train_wall_time_s']:.0f} s)")
+            flush()
+    table = Table(title="NDCG@10 / HR@10 (test, mean over seeds)")
+    for col in ("dataset", "model", "HR@10", "NDCG@10", "RecBole NDCG@10"):
+        table.add_column(col)
+    for ds, models in results["datasets"].items():
+        rb = results["recbole"].get(ds, {}).get("test", {})
+        for model, entry in models.items():
+            s = entry["summary"]
+            rb_cell = f"{rb['ndcg@10']:.4f}" if rb and model == "sasrec-ce" else ""
+            table.add_row(ds, model, f"{s['hr@10'][0]:.4f}", f"{s['ndcg@10'][0]:.4f}", rb_cell)
+    console.print(table)
+    console.print(f"wrote {stem.with_suffix('.json')} and {stem.with_suffix('.md')}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(Path(__file__).parent))
+    raise SystemExit(main())

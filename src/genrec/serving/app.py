@@ -1,0 +1,150 @@
+"""The HTTP API (FastAPI): recommend, item search, explain, health, metrics and the web page at ``/``.
+
+Bad input never reaches the model: unknown item references or categories are answered 422 naming them,
+malformed JSON and out-of-range fields 422 (FastAPI's validation), bodies over the size limit 413. An
+empty history is answered with popular items, flagged ``"fallback": "popular"`` in the response.
+``/v1/explain`` needs a recommender with an ``explain(history, item) -> str`` method (a language head);
+for any other model it answers 501.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from fastapi import FastAPI, Query, Request
+from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
+
+from genrec.serving.batching import BatchingConfig, MicroBatcher
+from genrec.serving.metrics import CONTENT_TYPE, ServerMetrics
+from genrec.serving.middleware import BodySizeLimit, RequestMetrics
+from genrec.serving.schemas import (
+    ErrorResponse,
+    ExplainRequest,
+    ExplainResponse,
+    HealthResponse,
+    ItemSearchResponse,
+    ItemSummary,
+    RecommendedItem,
+    RecommendRequest,
+    RecommendResponse,
+)
+from genrec.serving.service import Query as RankQuery
+from genrec.serving.service import RecommendService, UnknownItemsError
+
+STATIC_DIR = Path(__file__).with_name("static")
+DEFAULT_MAX_BODY_BYTES = 64 * 1024
+ENDPOINTS = frozenset({"/", "/v1/recommend", "/v1/items", "/v1/explain", "/health", "/metrics"})
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    413: {"model": ErrorResponse, "description": "Request body too large."},
+    422: {"model": ErrorResponse, "description": "Unknown items/categories or invalid fields."},
+}
+
+
+def _summary(service: RecommendService, index: int) -> ItemSummary:
+    cat = service.catalogue
+    return ItemSummary(id=cat.id_of(index), title=cat.title(index), categories=cat.text(index, "categories"))
+
+
+def create_app(
+    service: RecommendService,
+    batching: BatchingConfig | None = None,
+    *,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+) -> FastAPI:
+    """Build the FastAPI application serving ``service`` (see the module docstring)."""
+    batching = batching or BatchingConfig()
+    metrics = ServerMetrics()
+    batcher = MicroBatcher(service, batching, metrics)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await batcher.start()
+        try:
+            yield
+        finally:
+            await batcher.stop()
+
+    app = FastAPI(
+        title="genrec",
+        version="1",
+        summary="Next-item recommendations from a saved genrec run.",
+        lifespan=lifespan,
+    )
+    app.state.service, app.state.metrics, app.state.batcher = service, metrics, batcher
+
+    @app.exception_handler(UnknownItemsError)
+    async def _unknown(_: Request, exc: UnknownItemsError) -> JSONResponse:
+        body = ErrorResponse(detail=str(exc), field=exc.field_name, unknown=exc.unknown)
+        return JSONResponse(body.model_dump(), status_code=422)
+
+    @app.post("/v1/recommend", response_model=RecommendResponse, responses=_ERRORS)
+    async def recommend(req: RecommendRequest) -> RecommendResponse:
+        """Top-K items for a history, with exclusions and category filters applied inside ranking."""
+        query = RankQuery(
+            history=service.resolve(req.history, "history"),
+            k=req.k,
+            exclude_history=req.exclude_history,
+            exclude_items=service.resolve(req.exclude_items, "exclude_items"),
+            include_categories=service.check_categories(req.include_categories),
+        )
+        ranked = await batcher.submit(query)
+        items = [
+            RecommendedItem(id=s.id, title=s.title, score=score, rank=rank)
+            for rank, (s, score) in enumerate(
+                ((_summary(service, i), sc) for i, sc in zip(ranked.items, ranked.scores, strict=True)), 1
+            )
+        ]
+        fallback: Literal["popular", "model"] | None = (
+            "popular" if ranked.fallback == "popular" else "model" if ranked.fallback == "model" else None
+        )
+        return RecommendResponse(model=service.model_name, k=req.k, items=items, fallback=fallback)
+
+    @app.get("/v1/items", response_model=ItemSearchResponse)
+    async def items(
+        q: Annotated[str, Query(min_length=1, max_length=200, description="Title substring or item id.")],
+        limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    ) -> ItemSearchResponse:
+        """Search items by title (case-insensitive substring; prefix matches first) or exact id."""
+        found = await run_in_threadpool(service.search, q, limit)
+        return ItemSearchResponse(query=q, items=[_summary(service, i) for i in found])
+
+    @app.post(
+        "/v1/explain",
+        response_model=ExplainResponse,
+        responses={**_ERRORS, 501: {"model": ErrorResponse, "description": "Model has no language head."}},
+    )
+    async def explain(req: ExplainRequest) -> Any:
+        """A short generated reason why ``item`` suits ``history`` (models with a language head only)."""
+        explain_fn = getattr(service.recommender, "explain", None)
+        if not callable(explain_fn):
+            detail = f"model {service.model_name!r} has no language head, so it cannot generate explanations"
+            return JSONResponse(ErrorResponse(detail=detail).model_dump(), status_code=501)
+        history: Sequence[int] = service.resolve(req.history, "history")
+        (item,) = service.resolve([req.item], "item")
+        reason = await run_in_threadpool(explain_fn, list(history), item)
+        return ExplainResponse(item=_summary(service, item), reason=str(reason))
+
+    @app.get("/health", response_model=HealthResponse)
+    async def health() -> HealthResponse:
+        return HealthResponse(
+            status="ok", model=service.model_name, items=len(service.catalogue), batching=batching.enabled
+        )
+
+    @app.get("/metrics", response_class=Response)
+    async def prometheus() -> Response:
+        """Prometheus text format: request counts, latency histogram, batch-size histogram."""
+        return Response(metrics.render(), media_type=CONTENT_TYPE)
+
+    @app.get("/", include_in_schema=False)
+    async def index() -> FileResponse:
+        return FileResponse(STATIC_DIR / "index.html")
+
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
+    app.add_middleware(RequestMetrics, metrics=metrics, endpoints=ENDPOINTS)
+    return app

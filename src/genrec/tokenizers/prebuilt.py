@@ -1,0 +1,111 @@
+"""Prebuilt identifiers: load an existing ``*.index*.json`` file (``{"<item id>": ["<a_159>", ...]}``).
+
+The published index files are not always collision-free (Scientific.index.rqvae.json gives 3,790
+distinct codes to 4,344 items). When a file has collisions, every item gets one more level that numbers
+the items sharing a code in item-index order, so identifiers stay unique and of equal length.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from genrec.data.catalogue import Catalogue
+from genrec.errors import DataError
+from genrec.tokenizers.levels import CollisionBreaker, level_token
+from genrec.tokenizers.persist import read_json
+from genrec.tokenizers.table import IdentifierTable, load_table, save_table
+
+
+def read_index_file(path: Path) -> dict[str, tuple[str, ...]]:
+    """Parse an index file, checking that every entry is a non-empty list of token strings."""
+    payload = read_json(path)
+    if not isinstance(payload, dict):
+        raise DataError("expected a JSON object of item id -> token list", path=path)
+    codes: dict[str, tuple[str, ...]] = {}
+    depth: int | None = None
+    for item_id, tokens in payload.items():
+        if not isinstance(tokens, list) or not tokens or not all(isinstance(t, str) and t for t in tokens):
+            raise DataError("expected a non-empty list of token strings", path=path, field=str(item_id))
+        if depth is not None and len(tokens) != depth:
+            raise DataError(f"has {len(tokens)} levels, earlier items have {depth}", path=path, field=item_id)
+        depth = len(tokens)
+        codes[str(item_id)] = tuple(tokens)
+    if not codes:
+        raise DataError("index file holds no items", path=path)
+    return codes
+
+
+class PrebuiltTokenizer:
+    """Identifiers read from an index file, keyed by the catalogue's external item ids."""
+
+    name = "prebuilt"
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        self.table = IdentifierTable()
+        self.breaker = CollisionBreaker()
+        self.extra_level = False
+        self.depth = 0
+
+    def fit(self, catalogue: Catalogue, train_sequences: Sequence[Sequence[int]], seed: int) -> None:
+        codes = read_index_file(self.path)
+        self.depth = len(next(iter(codes.values())))
+        missing = [i for i in catalogue.item_ids if i not in codes]
+        if missing:
+            raise DataError(
+                f"{len(missing)} catalogue items have no identifier (first: {missing[:5]})", path=self.path
+            )
+        ids = [codes[i] for i in catalogue.item_ids]
+        self.extra_level = len(set(ids)) < len(ids)
+        self.table = IdentifierTable()
+        self.breaker = CollisionBreaker()
+        self._append(catalogue, range(len(catalogue)), codes)
+
+    def _append(self, catalogue: Catalogue, items: Sequence[int], codes: dict[str, tuple[str, ...]]) -> None:
+        for i in items:
+            item_id = catalogue.id_of(i)
+            if item_id not in codes:
+                raise DataError(f"item {item_id!r} has no identifier", path=self.path)
+            ident = codes[item_id]
+            if self.extra_level:
+                ident = (*ident, level_token(self.depth, self.breaker.next_code(ident)))
+            self.table.append(item_id, ident)
+
+    def add_items(self, catalogue: Catalogue) -> list[int]:
+        """New items take their identifiers from the same file (it must list them)."""
+        new = self.table.new_items(catalogue)
+        if new:
+            self._append(catalogue, new, read_index_file(self.path))
+        return new
+
+    def __len__(self) -> int:
+        return len(self.table)
+
+    def encode(self, item: int) -> tuple[str, ...]:
+        return self.table.encode(item)
+
+    def decode(self, tokens: Sequence[str]) -> int | None:
+        return self.table.decode(tokens)
+
+    def vocabulary(self) -> list[str]:
+        return self.table.vocabulary()
+
+    def save(self, directory: Path) -> None:
+        state = {
+            "path": str(self.path),
+            "depth": self.depth,
+            "extra_level": self.extra_level,
+            "breaker": self.breaker.to_json(),
+        }
+        save_table(directory, self.name, self.table, state)
+
+    @classmethod
+    def load(cls, directory: Path) -> PrebuiltTokenizer:
+        table, state = load_table(directory, cls.name)
+        tok = cls(str(state.get("path", "")))
+        tok.table = table
+        tok.depth = int(str(state.get("depth", 0)))
+        tok.extra_level = bool(state.get("extra_level", False))
+        tok.breaker = CollisionBreaker.from_json(state.get("breaker"))
+        return tok

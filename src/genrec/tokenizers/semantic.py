@@ -1,0 +1,119 @@
+"""`SemanticTokenizer`: identifiers from quantised item-text embeddings (the TIGER recipe).
+
+Each item's text is embedded (all-MiniLM-L6-v2 by default), a residual quantiser gives it ``levels``
+codes, optionally spread over the last level where codes collide (`spread_last_level`), and a final
+collision-breaking level numbers the items that still share all codes. Identifiers are level-prefixed
+tokens: ``("<a_12>", "<b_3>", "<c_200>", "<d_0>")``.
+
+Cold start: a new item's codes come from its text alone (embedded and passed through the trained
+quantiser, nearest codes, no spreading), then the next free collision-breaking code for that prefix, so
+no existing identifier ever changes.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from genrec.data.catalogue import Catalogue
+from genrec.errors import GenrecError
+from genrec.tokenizers.levels import CollisionBreaker, level_token, level_tokens
+from genrec.tokenizers.quantiser import Quantiser, spread_last_level
+from genrec.tokenizers.table import IdentifierTable, load_table, save_table
+from genrec.tokenizers.text_embeddings import EmbedFn, MiniLMEmbedder, item_texts
+
+
+class SemanticTokenizer:
+    """Semantic IDs from a `Quantiser`; subclasses choose the quantiser (RQ-VAE, residual k-means)."""
+
+    name = "semantic"
+
+    def __init__(self, quantiser: Quantiser, embed: EmbedFn | None = None, spread: bool = True) -> None:
+        self.quantiser = quantiser
+        self.embed: EmbedFn = embed if embed is not None else MiniLMEmbedder()
+        self.spread = spread
+        self.table = IdentifierTable()
+        self.breaker = CollisionBreaker()
+        #: Quantiser codes (before collision breaking) of every item, shape (n, levels).
+        self.codes = np.zeros((0, quantiser.levels), dtype=np.int64)
+        #: Nearest-code assignment before spreading, kept for the stats report, shape (n, levels).
+        self.raw_codes = np.zeros((0, quantiser.levels), dtype=np.int64)
+        self.timings: dict[str, float] = {}
+
+    def _embed(self, catalogue: Catalogue, items: Sequence[int]) -> np.ndarray:
+        x = np.asarray(self.embed(item_texts(catalogue, items)), dtype=np.float32)  # (n, dim)
+        if x.ndim != 2 or x.shape[0] != len(items):
+            raise GenrecError(f"embedding function returned shape {x.shape} for {len(items)} texts")
+        return x
+
+    def fit(self, catalogue: Catalogue, train_sequences: Sequence[Sequence[int]], seed: int) -> None:
+        """Embed every item's text, fit the quantiser, assign identifiers (train sequences are unused)."""
+        t0 = time.perf_counter()
+        x = self._embed(catalogue, range(len(catalogue)))
+        t1 = time.perf_counter()
+        self.quantiser.fit(x, seed)
+        raw = self.quantiser.codes(x)
+        codes = spread_last_level(raw, self.quantiser.last_level_distances(x)) if self.spread else raw
+        t2 = time.perf_counter()
+        self.timings = {"embed_s": t1 - t0, "quantise_s": t2 - t1}
+        self.table = IdentifierTable()
+        self.breaker = CollisionBreaker()
+        self.codes = np.zeros((0, self.quantiser.levels), dtype=np.int64)
+        self.raw_codes = raw
+        self._append(catalogue, list(range(len(catalogue))), codes)
+
+    def _append(self, catalogue: Catalogue, items: Sequence[int], codes: np.ndarray) -> None:
+        levels = self.quantiser.levels
+        for i, row in zip(items, codes, strict=True):
+            prefix = level_tokens(row.tolist())
+            ident = (*prefix, level_token(levels, self.breaker.next_code(prefix)))
+            self.table.append(catalogue.id_of(i), ident)
+        self.codes = np.concatenate([self.codes, codes.astype(np.int64)], axis=0)
+
+    def add_items(self, catalogue: Catalogue) -> list[int]:
+        """Cold start: codes of new items from their text through the trained quantiser."""
+        new = self.table.new_items(catalogue)
+        if new:
+            codes = self.quantiser.codes(self._embed(catalogue, new))
+            self.raw_codes = np.concatenate([self.raw_codes, codes], axis=0)
+            self._append(catalogue, new, codes)
+        return new
+
+    def __len__(self) -> int:
+        return len(self.table)
+
+    def encode(self, item: int) -> tuple[str, ...]:
+        return self.table.encode(item)
+
+    def decode(self, tokens: Sequence[str]) -> int | None:
+        return self.table.decode(tokens)
+
+    def vocabulary(self) -> list[str]:
+        """Every code token of every level; the collision level reserves ``codebook_size`` codes too.
+
+        Stable under catalogue updates unless more than ``codebook_size`` items come to share one prefix.
+        """
+        levels, size = self.quantiser.levels, self.quantiser.codebook_size
+        base = [level_token(level, c) for level in range(levels) for c in range(size)]
+        last = max(size, *self.breaker.counts.values()) if self.breaker.counts else size
+        return base + [level_token(levels, c) for c in range(last)]
+
+    def save(self, directory: Path) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        self.quantiser.save(directory)
+        np.save(directory / "codes.npy", np.stack([self.codes, self.raw_codes]))
+        state = {"spread": self.spread, "breaker": self.breaker.to_json(), "timings": self.timings}
+        save_table(directory, self.name, self.table, state)
+
+    def _restore(self, directory: Path) -> None:
+        self.table, state = load_table(directory, self.name)
+        self.quantiser.load_state(directory)
+        self.spread = bool(state.get("spread", True))
+        self.breaker = CollisionBreaker.from_json(state.get("breaker"))
+        both = np.load(directory / "codes.npy")
+        self.codes, self.raw_codes = both[0], both[1]
+        timings = state.get("timings", {})
+        self.timings = {str(k): float(v) for k, v in timings.items()} if isinstance(timings, dict) else {}

@@ -1,0 +1,248 @@
+"""Typed, frozen, self-validating configuration of a generative-recommender run, loaded from YAML.
+
+A run config has one section per concern (data, identifiers, backbone, prompt, training, decoding); every
+key is checked: an unknown key or a bad value raises `ConfigError` naming the section and key. Recipes
+ship as YAML in ``genrec/configs/``; ``section.key=value`` overrides (value parsed as YAML) apply on top.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from genrec.errors import ConfigError
+
+CONFIGS_DIR = Path(__file__).resolve().parents[1] / "configs"
+PREFIX_MODES = ("all", "last_n", "sampled")
+SCHEDULERS = ("cosine", "linear", "constant_with_warmup")
+
+
+def _check(cond: bool, section: str, message: str) -> None:
+    if not cond:
+        raise ConfigError(f"{section}: {message}")
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Dataset name (see `genrec.data.DATASETS`) and the number of most recent items a model sees."""
+
+    dataset: str = "ml-100k"
+    max_history: int = 20
+
+    def __post_init__(self) -> None:
+        _check(self.max_history >= 1, "data", f"max_history must be >= 1, got {self.max_history}")
+
+
+@dataclass(frozen=True)
+class IdentifierConfig:
+    """Which item tokenizer gives identifiers, and its constructor options (``path`` of prebuilt files may
+    be relative to the data directory)."""
+
+    kind: str = "semantic"
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class BackboneConfig:
+    """The causal LM. ``compact``: a Llama-style decoder trained from scratch over identifier tokens."""
+
+    kind: str = "compact"
+    num_layers: int = 4
+    hidden_size: int = 128
+    num_heads: int = 4
+    intermediate_size: int = 512
+    attention_dropout: float = 0.1
+    max_positions: int = 512
+    tie_embeddings: bool = True
+
+    def __post_init__(self) -> None:
+        _check(self.kind == "compact", "backbone", f"kind must be 'compact', got {self.kind!r}")
+        for name in ("num_layers", "hidden_size", "num_heads", "intermediate_size", "max_positions"):
+            _check(getattr(self, name) >= 1, "backbone", f"{name} must be >= 1, got {getattr(self, name)}")
+        _check(
+            self.hidden_size % self.num_heads == 0,
+            "backbone",
+            f"hidden_size {self.hidden_size} must be divisible by num_heads {self.num_heads}",
+        )
+        _check(0.0 <= self.attention_dropout < 1.0, "backbone", "attention_dropout must be in [0, 1)")
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    """The training loop: examples, optimiser, schedule, validation, early stopping, checkpoints.
+
+    prefixes: which training prefixes of each sequence are targets: ``all``, the ``last_n``, or ``sampled``
+    (``sample_budget`` random targets per user, redrawn each epoch). epochs / max_steps: the run length
+    (max_steps wins when set). eval_every: validation every N steps (0: only at the end). patience:
+    validations without NDCG@10 improvement before stopping (0: never stop early). max_minutes: wall-clock
+    budget (0: none). checkpoint_every: steps between resumable checkpoints (0: at validations/end only).
+    """
+
+    prefixes: str = "all"
+    last_n: int = 1
+    sample_budget: int = 4
+    batch_size: int = 64
+    epochs: int = 10
+    max_steps: int = 0
+    lr: float = 1e-3
+    weight_decay: float = 0.01
+    warmup_steps: int = 100
+    scheduler: str = "cosine"
+    grad_clip: float = 1.0
+    eval_every: int = 500
+    eval_users: int = 1000
+    patience: int = 5
+    max_minutes: float = 0.0
+    checkpoint_every: int = 500
+    num_threads: int = 0
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        s = "training"
+        _check(
+            self.prefixes in PREFIX_MODES, s, f"prefixes must be one of {PREFIX_MODES}, got {self.prefixes!r}"
+        )
+        _check(
+            self.scheduler in SCHEDULERS, s, f"scheduler must be one of {SCHEDULERS}, got {self.scheduler!r}"
+        )
+        for name in ("last_n", "sample_budget", "batch_size", "eval_users"):
+            _check(getattr(self, name) >= 1, s, f"{name} must be >= 1, got {getattr(self, name)}")
+        for name in ("epochs", "max_steps", "warmup_steps", "eval_every", "patience", "checkpoint_every"):
+            _check(getattr(self, name) >= 0, s, f"{name} must be >= 0, got {getattr(self, name)}")
+        _check(self.epochs > 0 or self.max_steps > 0, s, "set epochs or max_steps > 0")
+        _check(self.lr > 0, s, f"lr must be > 0, got {self.lr}")
+        _check(self.weight_decay >= 0 and self.grad_clip >= 0, s, "weight_decay and grad_clip must be >= 0")
+        _check(self.max_minutes >= 0 and self.num_threads >= 0, s, "max_minutes, num_threads must be >= 0")
+
+
+@dataclass(frozen=True)
+class DecodingConfig:
+    """Trie-constrained beam search used by `recommend` (beams are raised to k when k is larger)."""
+
+    num_beams: int = 20
+    batch_size: int = 64
+
+    def __post_init__(self) -> None:
+        _check(self.num_beams >= 1 and self.batch_size >= 1, "decoding", "num_beams, batch_size must be >= 1")
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """A whole run: seed plus one section per concern."""
+
+    seed: int = 0
+    prompt: str = "compact"
+    data: DataConfig = field(default_factory=DataConfig)
+    identifiers: IdentifierConfig = field(default_factory=IdentifierConfig)
+    backbone: BackboneConfig = field(default_factory=BackboneConfig)
+    training: TrainingConfig = field(default_factory=TrainingConfig)
+    decoding: DecodingConfig = field(default_factory=DecodingConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-data form (YAML/JSON serialisable)."""
+        out = dataclasses.asdict(self)
+        out["identifiers"]["options"] = dict(self.identifiers.options)
+        return out
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+
+
+def _coerce(value: Any, tp: Any, where: str) -> Any:
+    """Check ``value`` against a field's annotation, converting ints to floats and nested sections."""
+    if dataclasses.is_dataclass(tp):
+        return _build(tp, value, where)
+    origin = typing.get_origin(tp)
+    if origin in (types.UnionType, typing.Union):
+        if value is None and type(None) in typing.get_args(tp):
+            return None
+        (inner,) = [a for a in typing.get_args(tp) if a is not type(None)]
+        return _coerce(value, inner, where)
+    if origin is not None and issubclass(origin, Mapping):
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"{where}: expected a mapping, got {value!r}")
+        return dict(value)
+    if tp is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if tp in (int, float, str, bool) and (
+        not isinstance(value, tp) or (tp is int and isinstance(value, bool))
+    ):
+        raise ConfigError(f"{where}: expected {tp.__name__}, got {value!r}")
+    return value
+
+
+def _build(cls: Any, raw: Any, where: str) -> Any:
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"{where or 'config'}: expected a mapping, got {raw!r}")
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in fields(cls)}
+    unknown = sorted(str(k) for k in raw if k not in known)
+    if unknown:
+        raise ConfigError(f"{where or 'config'}: unknown keys {unknown}; allowed: {sorted(known)}")
+    kwargs = {k: _coerce(v, hints[k], f"{where}.{k}" if where else str(k)) for k, v in raw.items()}
+    return cls(**kwargs)
+
+
+def config_from_dict(raw: Mapping[str, Any]) -> RunConfig:
+    """Validate a plain mapping into a `RunConfig` (unknown keys and bad types raise `ConfigError`)."""
+    config: RunConfig = _build(RunConfig, raw, "")
+    return config
+
+
+def apply_overrides(raw: Mapping[str, Any], overrides: Sequence[str]) -> dict[str, Any]:
+    """Apply ``section.key=value`` overrides (value parsed as YAML) to a plain config mapping."""
+    out: dict[str, Any] = yaml.safe_load(yaml.safe_dump(dict(raw))) or {}
+    for item in overrides:
+        if "=" not in item:
+            raise ConfigError(f"override {item!r} must look like section.key=value")
+        key, value = item.split("=", 1)
+        parts = key.strip().split(".")
+        node = out
+        for part in parts[:-1]:
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                raise ConfigError(f"override {item!r}: {part!r} is not a section")
+            node = child
+        node[parts[-1]] = yaml.safe_load(value)
+    return out
+
+
+def recipe_path(name_or_path: str | Path) -> Path:
+    """A shipped recipe name (``ml100k-semantic-compact``) or a path to a YAML file."""
+    path = Path(name_or_path)
+    if path.suffix in (".yaml", ".yml"):
+        if not path.is_file():
+            raise ConfigError(f"config file not found: {path}")
+        return path
+    shipped = CONFIGS_DIR / f"{name_or_path}.yaml"
+    if not shipped.is_file():
+        names = ", ".join(sorted(p.stem for p in CONFIGS_DIR.glob("*.yaml")))
+        raise ConfigError(f"unknown recipe {name_or_path!r}; shipped recipes: {names}")
+    return shipped
+
+
+def load_config(name_or_path: str | Path, overrides: Sequence[str] = ()) -> RunConfig:
+    """Load a recipe (shipped name or YAML path), apply overrides, validate."""
+    path = recipe_path(name_or_path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: invalid YAML ({exc})") from None
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"{path}: expected a mapping at the top level")
+    try:
+        return config_from_dict(apply_overrides(raw, overrides))
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+
+
+def shipped_recipes() -> list[str]:
+    """Names of the recipes in ``genrec/configs/``."""
+    return sorted(p.stem for p in CONFIGS_DIR.glob("*.yaml"))

@@ -1,0 +1,31 @@
+"""Every registered recommender passes the contract."""
+
+from __future__ import annotations
+
+from genrec.recommenders.base import Recommender
+from genrec.recommenders.gru4rec import GRU4RecConfig, GRU4RecRecommender
+from genrec.recommenders.popularity import PopularityRecommender
+from genrec.recommenders.sasrec import SASRecConfig, SASRecRecommender
+from recommenders.contract import RecommenderContract
+
+FAST = {"epochs": 3, "patience": 2, "batch_size": 16, "num_threads": 1}
+
+
+class TestPopularity(RecommenderContract):
+    def make(self, seed: int) -> Recommender:
+        return PopularityRecommender(seed=seed)
+
+
+class TestSASRecCE(RecommenderContract):
+    def make(self, seed: int) -> Recommender:
+        return SASRecRecommender(SASRecConfig(seed=seed, hidden_size=16, max_len=8, loss="ce", **FAST))
+
+
+class TestSASRecBCE(RecommenderContract):
+    def make(self, seed: int) -> Recommender:
+        return SASRecRecommender(SASRecConfig(seed=seed, hidden_size=16, max_len=8, loss="bce", **FAST))
+
+
+class TestGRU4Rec(RecommenderContract):
+    def make(self, seed: int) -> Recommender:
+        return GRU4RecRecommender(GRU4RecConfig(seed=seed, embedding_size=16, hidden_size=16, **FAST))

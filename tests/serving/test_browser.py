@@ -1,0 +1,142 @@
+"""End-to-end test of the web page in headless Chromium (Debian ``chromium`` + ``chromium-driver``).
+
+Starts a real uvicorn server on a free loopback port, searches items, builds a history and checks the
+top-K table updates; saves a screenshot (``$GENREC_SCREENSHOT_DIR`` or pytest's tmp dir) and prints its
+path. Skipped when Chromium or selenium is missing locally; under CI (``CI=true``) it fails instead, so
+CI really runs it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import uvicorn
+
+from genrec.serving.app import create_app
+from genrec.serving.service import RecommendService
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+DRIVER = shutil.which("chromedriver")
+
+
+def _require_browser() -> None:
+    missing = []
+    if CHROMIUM is None or DRIVER is None:
+        missing.append("the Debian packages chromium and chromium-driver")
+    try:
+        import selenium  # noqa: F401
+    except ImportError:
+        missing.append("the Python package selenium")
+    if missing:
+        reason = f"browser test needs {' and '.join(missing)}"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"{reason} (CI=true: this test must run in CI)")
+        pytest.skip(reason)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture()
+def server_url(popularity_run: Path) -> Iterator[str]:
+    port = _free_port()
+    app = create_app(RecommendService.from_run(popularity_run))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+def test_page_builds_history_and_shows_recommendations(server_url: str, tmp_path: Path) -> None:
+    _require_browser()
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.wait import WebDriverWait
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for flag in (
+        "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync",
+        "--disable-dev-shm-usage", "--window-size=1200,900", f"--user-data-dir={tmp_path / 'profile'}",
+    ):  # fmt: skip
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(executable_path=str(DRIVER)), options=options)
+    wait = WebDriverWait(driver, 10)
+
+    def rec_ids() -> list[str]:
+        return [
+            r.get_attribute("data-id") or "" for r in driver.find_elements(By.CSS_SELECTOR, "#recs tbody tr")
+        ]
+
+    def add_from_search(query: str, item_id: str) -> None:
+        box = driver.find_element(By.ID, "search")
+        box.clear()
+        box.send_keys(query)
+        selector = f'#search-results li[data-id="{item_id}"] button.add'
+        wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, selector))
+        driver.find_element(By.CSS_SELECTOR, selector).click()
+
+    try:
+        driver.get(server_url + "/")
+        wait.until(lambda d: "model: popularity" in d.find_element(By.ID, "model-info").text)
+        # Empty history: the popular items, flagged as the fallback.
+        wait.until(lambda d: rec_ids()[:3] == ["i0", "i1", "i2"])
+        assert driver.find_element(By.ID, "fallback").is_displayed()
+
+        add_from_search("charlie", "i2")
+        wait.until(lambda d: rec_ids() and "i2" not in rec_ids())
+        add_from_search("Delta", "i3")
+        wait.until(lambda d: rec_ids() and "i3" not in rec_ids())
+        history = [li.get_attribute("data-id") for li in driver.find_elements(By.CSS_SELECTOR, "#history li")]
+        assert history == ["i2", "i3"]
+        assert not driver.find_element(By.ID, "fallback").is_displayed()
+        rows = driver.find_elements(By.CSS_SELECTOR, "#recs tbody tr")
+        assert [r.get_attribute("data-id") for r in rows] == [
+            "i0",
+            "i1",
+            "i4",
+            "i5",
+            "i6",
+            "i7",
+            "i8",
+            "i9",
+            "i10",
+            "i11",
+        ]
+        first = rows[0].find_elements(By.TAG_NAME, "td")
+        assert first[1].text == "Item Alpha 0" and float(first[3].text) > 0
+
+        # Changing K updates the table.
+        k_box = driver.find_element(By.ID, "k")
+        k_box.clear()
+        k_box.send_keys("3\t")
+        wait.until(lambda d: rec_ids() == ["i0", "i1", "i4"])
+
+        out_dir = Path(os.environ.get("GENREC_SCREENSHOT_DIR", tmp_path))
+        out_dir.mkdir(parents=True, exist_ok=True)
+        shot = out_dir / "serving_page.png"
+        assert driver.save_screenshot(str(shot)) and shot.stat().st_size > 1000
+        print(f"screenshot: {shot}")
+    finally:
+        driver.quit()

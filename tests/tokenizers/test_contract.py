@@ -1,0 +1,70 @@
+"""Every tokenizer implementation runs the `TokenizerContract` on the tiny synthetic catalogue."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from contract import TokenizerContract
+from tokenizer_fixtures import NUM_ITEMS, fake_embed
+
+from genrec.tokenizers.atomic import AtomicTokenizer
+from genrec.tokenizers.base import ItemTokenizer
+from genrec.tokenizers.collaborative import CollaborativeConfig, CollaborativeTokenizer
+from genrec.tokenizers.prebuilt import PrebuiltTokenizer
+from genrec.tokenizers.residual_kmeans import ResidualKMeansConfig, ResidualKMeansTokenizer
+from genrec.tokenizers.rqvae import RQVAEConfig, RQVAETokenizer
+from genrec.tokenizers.title import TitleTokenizer
+
+TINY_RQVAE = RQVAEConfig(
+    levels=3, codebook_size=8, hidden=(16,), latent_dim=4, warmup_epochs=2, epochs=4, batch_size=16
+)
+
+
+def write_index(path: Path, n: int, collide: bool) -> Path:
+    """A prebuilt index for items p0..p<n-1>; with ``collide`` items 2k and 2k+1 share a code."""
+    payload = {
+        f"p{i}": [f"<a_{(i // 2 if collide else i) % 5}>", f"<b_{(i // 2 if collide else i) // 5}>"]
+        for i in range(n)
+    }
+    path.write_text(json.dumps(payload))
+    return path
+
+
+class TestAtomic(TokenizerContract):
+    def make(self, tmp_path: Path) -> ItemTokenizer:
+        return AtomicTokenizer()
+
+
+class TestTitle(TokenizerContract):
+    token_based = False
+
+    def make(self, tmp_path: Path) -> ItemTokenizer:
+        return TitleTokenizer()
+
+
+class TestRQVAE(TokenizerContract):
+    def make(self, tmp_path: Path) -> ItemTokenizer:
+        return RQVAETokenizer(TINY_RQVAE, embed=fake_embed)
+
+
+class TestResidualKMeans(TokenizerContract):
+    def make(self, tmp_path: Path) -> ItemTokenizer:
+        return ResidualKMeansTokenizer(ResidualKMeansConfig(codebook_size=6), embed=fake_embed)
+
+
+class TestCollaborative(TokenizerContract):
+    def make(self, tmp_path: Path) -> ItemTokenizer:
+        return CollaborativeTokenizer(CollaborativeConfig(levels=2, branching=3))
+
+
+class TestPrebuilt(TokenizerContract):
+    def make(self, tmp_path: Path) -> ItemTokenizer:
+        tmp_path.mkdir(parents=True, exist_ok=True)
+        return PrebuiltTokenizer(write_index(tmp_path / "Tiny.index.json", NUM_ITEMS + 5, collide=False))
+
+
+class TestPrebuiltWithCollisions(TokenizerContract):
+    def make(self, tmp_path: Path) -> ItemTokenizer:
+        tmp_path.mkdir(parents=True, exist_ok=True)
+        return PrebuiltTokenizer(write_index(tmp_path / "Tiny.index.json", NUM_ITEMS + 5, collide=True))

@@ -1,0 +1,66 @@
+"""The same training entry point under ``accelerate launch`` with 2 CPU processes (gloo, DDP)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import torch
+
+from genrec.training import checkpoint as ckpt
+
+HERE = Path(__file__).parent
+_spec = importlib.util.spec_from_file_location("run_tiny", HERE / "run_tiny.py")
+assert _spec and _spec.loader
+run_tiny = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(run_tiny)
+
+
+@pytest.mark.slow
+def test_two_cpu_processes_see_disjoint_data_and_write_one_checkpoint(tmp_path: Path) -> None:
+    launcher = shutil.which("accelerate", path=str(Path(sys.executable).parent))
+    assert launcher, "accelerate CLI not installed next to the interpreter"
+    out, record = tmp_path / "ddp", tmp_path / "rows"
+    steps = 8  # one epoch of the tiny data: 16 batches of 8 = 8 steps per rank
+    cmd = [
+        # On a machine without GPUs, `--multi_gpu` starts torchrun-style workers and Accelerator picks
+        # MULTI_CPU with the gloo backend (`--cpu` alone starts a single process in accelerate 1.15).
+        launcher, "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
+        "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", "29517",
+        str(HERE / "run_tiny.py"), str(out), str(steps), "--record", str(record),
+    ]  # fmt: skip
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": ""}
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+
+    ranks = [json.loads(Path(f"{record}.{r}").read_text()) for r in range(2)]
+    assert [r["world"] for r in ranks] == [2, 2]
+    seen0, seen1 = Counter(ranks[0]["rows"]), Counter(ranks[1]["rows"])
+    # The epoch's examples (some users share identical windows, hence a multiset).
+    trainer = run_tiny.make_trainer(tmp_path / "unused", steps)
+    examples, _ = trainer._epoch_batches(0)
+    epoch = Counter(
+        run_tiny.row_key(torch.tensor(e.input_ids), torch.ones(len(e.input_ids))) for e in examples
+    )
+    assert len(examples) == 2 * steps * 8  # one epoch = 8 steps per rank, no remainder dropped
+    # every example of the epoch was trained exactly once, by exactly one of the two ranks
+    assert seen0 + seen1 == epoch
+    unique = {key for key, n in epoch.items() if n == 1}
+    assert seen0.keys() & seen1.keys() & unique == set()
+    assert sum(seen0.values()) == sum(seen1.values()) == steps * 8
+
+    root = ckpt.checkpoints_root(out)
+    dirs = sorted(p.name for p in root.iterdir() if p.is_dir())
+    assert dirs == [f"step-{steps:08d}"]  # exactly one checkpoint, written once (no leftovers)
+    assert ckpt.read_pointer(out) == {"latest": f"step-{steps:08d}"}
+    assert sorted(p.name for p in (root / dirs[0]).iterdir()) == [
+        "model.safetensors", "rng-0.pt", "rng-1.pt", "state.pt",
+    ]  # fmt: skip
+    assert ckpt.load_state(root / dirs[0])["world_size"] == 2

@@ -1,0 +1,83 @@
+"""A killed run resumes from its last checkpoint to exactly the weights of an uninterrupted run."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from genrec.training import checkpoint as ckpt
+
+HERE = Path(__file__).parent
+_spec = importlib.util.spec_from_file_location("run_tiny", HERE / "run_tiny.py")
+assert _spec and _spec.loader
+run_tiny = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(run_tiny)
+
+
+def weights(trainer: object) -> dict[str, torch.Tensor]:
+    model = trainer.accelerator.unwrap_model(trainer.model)  # type: ignore[attr-defined]
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+def assert_same(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> None:
+    assert a.keys() == b.keys()
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+
+
+def test_halted_run_resumes_to_identical_weights_and_validation_history(tmp_path: Path) -> None:
+    opts = {"eval_every": 8, "patience": 0}
+    full = run_tiny.make_trainer(tmp_path / "full", 24, **opts)
+    full_result = full.train()
+    halted = run_tiny.make_trainer(tmp_path / "cut", 24, **opts)
+    assert halted.train(halt_at_step=13).halted
+    assert ckpt.read_pointer(tmp_path / "cut")["latest"] == "step-00000010"
+    resumed = run_tiny.make_trainer(tmp_path / "cut", 24, **opts)
+    result = resumed.train()
+    assert result.state.step == full_result.state.step == 24
+    assert_same(weights(full), weights(resumed))
+    assert result.state.history == full_result.state.history
+    assert result.state.best_step == full_result.state.best_step >= 8
+    # the best checkpoint is kept and loaded at the end
+    assert ckpt.committed(tmp_path / "cut", "best") is not None
+
+
+def test_sigkilled_process_resumes_to_identical_weights(tmp_path: Path) -> None:
+    steps = 200
+    out = tmp_path / "killed"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, str(HERE / "run_tiny.py"), str(out), str(steps), "--slow"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and proc.poll() is None:
+            name = ckpt.read_pointer(out).get("latest", "") if (out / "checkpoints").is_dir() else ""
+            if name >= "step-00000020":
+                break
+            time.sleep(0.02)
+        assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    killed_at = ckpt.read_pointer(out)["latest"]
+    assert "step-00000020" <= killed_at < f"step-{steps:08d}"
+    state = json.loads(json.dumps(ckpt.load_state(out / "checkpoints" / killed_at)["trainer"]))
+    assert 20 <= state["step"] < steps
+
+    resumed = run_tiny.make_trainer(out, steps)
+    assert resumed.train().state.step == steps
+    reference = run_tiny.make_trainer(tmp_path / "reference", steps)
+    reference.train()
+    assert_same(weights(reference), weights(resumed))
