@@ -115,3 +115,22 @@ def test_prebuilt_multi_token_identifiers(tmp_path: Path) -> None:
     recs = rec.recommend(valid.histories[:5], k=10)
     assert (recs.items >= 0).all() and (recs.items < 30).all()
     assert evaluate(rec, valid, k_max=10).metrics["hr@10"] > 0.5
+
+
+def test_exclusions_are_applied_inside_the_search(fitted: tuple[GenerativeRecommender, EvalSet]) -> None:
+    """Business-rule exclusions never come back, K items still do, and scores are those of the items."""
+    rec, valid = fitted
+    histories = [list(h) for h in valid.histories[:4]]
+    plain = rec.recommend(histories, k=5)
+    banned = [[int(row[0]), int(row[2])] for row in plain.items]  # the best and third-best items
+    ruled = rec.recommend_excluding(histories, 5, banned)
+    for row, (items, ban, hist) in enumerate(zip(ruled.items, banned, histories, strict=True)):
+        assert (items >= 0).all() and len(set(items.tolist())) == 5
+        assert not set(items.tolist()) & (set(ban) | set(hist))
+        assert (np.diff(ruled.scores[row]) <= 1e-9).all()  # best first
+        plain_score = dict(zip(plain.items[row].tolist(), plain.scores[row].tolist(), strict=True))
+        for item, score in zip(items.tolist(), ruled.scores[row].tolist(), strict=True):
+            if item in plain_score:  # an item's score is its identifier's log-probability, rules or not
+                assert score == pytest.approx(plain_score[item], abs=1e-5)
+    with pytest.raises(GenrecError, match="exclusion lists"):
+        rec.recommend_excluding(histories, 5, banned[:1])

@@ -195,3 +195,31 @@ def test_sasrec_run_ranks_with_rules(sasrec_run: Path) -> None:
         assert not set(top[:2]) & {it["id"] for it in ruled["items"]}
         empty = c.post("/v1/recommend", json={"history": [], "k": 3}).json()
         assert empty["fallback"] == "popular"
+
+
+def test_generative_run_applies_rules_inside_decoding(tmp_path: Path) -> None:
+    """A trained generative run serves as is; exclusions and category filters still give K items."""
+    from genrec.training.command import train_command
+
+    tiny = [
+        "data.dataset=ml-100k", "backbone.num_layers=1", "backbone.hidden_size=16", "backbone.num_heads=2",
+        "backbone.intermediate_size=32", "training.max_steps=2", "training.batch_size=32",
+        "training.eval_every=0", "training.progress=false", "training.num_threads=1",
+        "training.eval_users=20", "decoding.num_beams=12",
+    ]  # fmt: skip
+    train_command("office-atomic-compact", tmp_path / "run", seed=0, overrides=tiny, test=False)
+    service = RecommendService.from_run(tmp_path / "run" / "model")
+    history = ["1", "2", "Star Wars (1977)"]
+    with TestClient(create_app(service, BatchingConfig(enabled=False))) as c:
+        free = c.post("/v1/recommend", json={"history": history, "k": 5})
+        assert free.status_code == 200, free.text
+        top = [it["id"] for it in free.json()["items"]]
+        assert len(set(top)) == 5 and not set(top) & {"1", "2", "50"}
+        ruled = c.post("/v1/recommend", json={"history": history, "k": 5, "exclude_items": top[:2]}).json()
+        assert len(ruled["items"]) == 5 and not set(top[:2]) & set(ids(ruled))
+        horror = c.post("/v1/recommend", json={"history": history, "k": 5, "include_categories": ["Horror"]})
+        assert horror.status_code == 200, horror.text
+        horror_ids = ids(horror.json())
+        assert len(horror_ids) == 5
+        for item in horror_ids:
+            assert "horror" in service.catalogue.text(service.catalogue.index_of(item), "categories").lower()

@@ -84,10 +84,18 @@ def test_page_builds_history_and_shows_recommendations(server_url: str, tmp_path
     driver = webdriver.Chrome(service=Service(executable_path=str(DRIVER)), options=options)
     wait = WebDriverWait(driver, 10)
 
+    def data_ids(selector: str) -> list[str]:
+        # One script call reads the whole list, so a re-render between "find" and "read"
+        # cannot leave a stale element behind.
+        script = "return Array.from(document.querySelectorAll(arguments[0])).map(e => e.dataset.id || '');"
+        return list(driver.execute_script(script, selector))
+
     def rec_ids() -> list[str]:
-        return [
-            r.get_attribute("data-id") or "" for r in driver.find_elements(By.CSS_SELECTOR, "#recs tbody tr")
-        ]
+        return data_ids("#recs tbody tr")
+
+    def first_row_cells() -> list[str]:
+        script = "const r = document.querySelector('#recs tbody tr'); return r ? Array.from(r.cells).map(c => c.innerText) : [];"
+        return list(driver.execute_script(script))
 
     def add_from_search(query: str, item_id: str) -> None:
         box = driver.find_element(By.ID, "search")
@@ -108,11 +116,9 @@ def test_page_builds_history_and_shows_recommendations(server_url: str, tmp_path
         wait.until(lambda d: rec_ids() and "i2" not in rec_ids())
         add_from_search("Delta", "i3")
         wait.until(lambda d: rec_ids() and "i3" not in rec_ids())
-        history = [li.get_attribute("data-id") for li in driver.find_elements(By.CSS_SELECTOR, "#history li")]
-        assert history == ["i2", "i3"]
+        assert data_ids("#history li") == ["i2", "i3"]
         assert not driver.find_element(By.ID, "fallback").is_displayed()
-        rows = driver.find_elements(By.CSS_SELECTOR, "#recs tbody tr")
-        assert [r.get_attribute("data-id") for r in rows] == [
+        expected = [
             "i0",
             "i1",
             "i4",
@@ -124,8 +130,9 @@ def test_page_builds_history_and_shows_recommendations(server_url: str, tmp_path
             "i10",
             "i11",
         ]
-        first = rows[0].find_elements(By.TAG_NAME, "td")
-        assert first[1].text == "Item Alpha 0" and float(first[3].text) > 0
+        wait.until(lambda d: rec_ids() == expected)
+        first = first_row_cells()
+        assert first[1] == "Item Alpha 0" and float(first[3]) > 0
 
         # Changing K updates the table.
         k_box = driver.find_element(By.ID, "k")

@@ -157,25 +157,48 @@ class GenerativeRecommender:
         self, histories: Sequence[Sequence[int]], k: int, exclude_history: bool = True
     ) -> Recommendations:
         """Top-k items per history by trie-constrained beam search (history excluded inside the search)."""
+        return self.recommend_excluding(histories, k, [()] * len(histories), exclude_history)
+
+    def recommend_excluding(
+        self,
+        histories: Sequence[Sequence[int]],
+        k: int,
+        exclusions: Sequence[Sequence[int]],
+        exclude_history: bool = True,
+    ) -> Recommendations:
+        """Like `recommend`, with extra items per history that the search may never complete.
+
+        The excluded items (history, if ``exclude_history``, plus ``exclusions[i]``) are removed inside the
+        beam search, so K allowed items come back whenever K exist: this is how serving applies business
+        rules (``exclude_items``, category filters) to a generative model.
+        """
         trie = self._require_fit()
+        if len(exclusions) != len(histories):
+            raise GenrecError(f"{len(exclusions)} exclusion lists for {len(histories)} histories")
         items = np.full((len(histories), k), -1, dtype=np.int64)
         scores = np.full((len(histories), k), -np.inf, dtype=np.float64)
         if not histories:
             return Recommendations(items, scores)
         hist = [[int(i) for i in h if 0 <= int(i) < self.num_items] for h in histories]
-        seen = max((len(set(h)) for h in hist), default=0) if exclude_history else 0
-        k_eff = min(k, self.num_items - seen)
+        banned = [
+            sorted(
+                (set(h) if exclude_history else set()) | {int(i) for i in ex if 0 <= int(i) < self.num_items}
+            )
+            for h, ex in zip(hist, exclusions, strict=True)
+        ]
+        use_banned = any(banned)
+        k_eff = min(k, self.num_items - max(len(b) for b in banned))
         if k_eff < 1:
             return Recommendations(items, scores)
         search = SearchConfig(
-            num_beams=max(self.config.decoding.num_beams, k_eff), k=k_eff, exclude_history=exclude_history,
+            num_beams=max(self.config.decoding.num_beams, k_eff), k=k_eff, exclude_history=use_banned,
             batch_size=self.config.decoding.batch_size,
         )  # fmt: skip
         was_training = self.model.training
         self.model.eval()
         try:
             results = grounded_beam_search(
-                self.model, [self._prompt(h) for h in hist], trie, search, histories=hist,
+                self.model, [self._prompt(h) for h in hist], trie, search, histories=banned,
                 pad_token_id=int(self.lm_tokenizer.pad_token_id),
             )  # fmt: skip
         finally:
