@@ -62,6 +62,29 @@ def test_states_advance_and_items() -> None:
     assert trie.subtree_items(trie.states_of([[], [1], [1, 2], [6, 7, 8], [5]])).tolist() == [4, 3, 2, 1, 0]
 
 
+def test_path_states_are_the_nodes_along_each_identifier() -> None:
+    trie = toy()
+    paths = trie.path_states(torch.tensor([0, 2, 3, 7, -1]))
+    assert paths.shape == (5, 3)
+    for row, item in enumerate([0, 2, 3]):
+        ids = IDS[item]
+        expected = [int(trie.states_of([ids[: n + 1]])[0]) for n in range(len(ids))]
+        assert paths[row].tolist() == expected
+    assert paths[3].tolist() == [UNKNOWN] * 3  # not in the trie
+    assert paths[4].tolist() == [UNKNOWN] * 3
+    trie.remove(2)
+    assert trie.path_states(torch.tensor([2])).tolist() == [[UNKNOWN] * 3]
+    trie.insert(9, [6, 7, 9])
+    assert trie.path_states(torch.tensor([9]))[0].tolist() == [
+        int(trie.states_of([[6, 7, 9][: n + 1]])[0]) for n in range(3)
+    ]
+
+
+def test_insert_rejects_negative_items() -> None:
+    with pytest.raises(DataError, match="non-negative"):
+        toy().insert(-1, [9])
+
+
 def test_item_of() -> None:
     trie = toy()
     assert trie.item_of([1, 5, 3]) == 2

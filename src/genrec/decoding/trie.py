@@ -53,6 +53,8 @@ class PrefixTrie:
         Raises `DataError` for an empty identifier, an out-of-vocabulary token, an identifier already
         used by another item, or one that is a prefix of another identifier (or has one as a prefix).
         """
+        if int(item) < 0:
+            raise DataError(f"PrefixTrie.insert: item indices are non-negative, got {item}")
         tokens = tuple(int(t) for t in token_ids)
         if not tokens:
             raise DataError(f"PrefixTrie.insert: item {item} has an empty identifier")
@@ -149,8 +151,10 @@ class PrefixTrie:
             return
         children: list[dict[int, int]] = [{}]
         node_item = [-1]
+        paths: dict[int, list[int]] = {}
         for item, tokens in self._items.items():
             node = 0
+            path = paths[item] = []
             for tok in tokens:
                 nxt = children[node].get(tok)
                 if nxt is None:
@@ -159,6 +163,7 @@ class PrefixTrie:
                     children.append({})
                     node_item.append(-1)
                 node = nxt
+                path.append(node)
             node_item[node] = item
         counts = [len(c) for c in children]
         offsets = torch.zeros(len(children) + 1, dtype=torch.long)
@@ -182,6 +187,11 @@ class PrefixTrie:
             sub_list[par_list[node]] += sub_list[node]
         self._subtree_items = torch.tensor(sub_list, dtype=torch.long)
         self._depth = max((len(t) for t in self._items.values()), default=0)
+        # Item -> nodes on its identifier path, one row per item index, so exclusions are a gather.
+        table = torch.full((max(paths, default=-1) + 1, max(self._depth, 1)), UNKNOWN, dtype=torch.long)
+        for item, path in paths.items():
+            table[item, : len(path)] = torch.tensor(path, dtype=torch.long)
+        self._path_table = table
         self._built = self.version
 
     # ------------------------------------------------------------------ batched state queries
@@ -239,17 +249,16 @@ class PrefixTrie:
         return torch.where(states >= 0, count, torch.zeros_like(count))
 
     def path_states(self, items: torch.Tensor) -> torch.Tensor:
-        """Nodes on the identifier path of each item (excluding the root): (n, max_depth), -1 padded."""
+        """Nodes on the identifier path of each item (excluding the root): (n, max_depth), -1 padded.
+
+        Items not in the trie give an all ``-1`` row.
+        """
         self._ensure_built()
-        out = torch.full((items.numel(), max(self._depth, 1)), UNKNOWN, dtype=torch.long)
-        for row, item in enumerate(items.tolist()):
-            tokens = self._items.get(int(item))
-            if tokens is None:
-                continue
-            state = torch.zeros(1, dtype=torch.long)
-            for col, tok in enumerate(tokens):
-                state = self.advance(state, torch.tensor([tok]))
-                out[row, col] = state[0]
+        flat = items.reshape(-1).to(torch.long)  # (n,)
+        table = self._path_table  # (max item + 1, depth)
+        known = (flat >= 0) & (flat < table.shape[0])
+        out = torch.full((flat.numel(), table.shape[1]), UNKNOWN, dtype=torch.long)
+        out[known] = table[flat[known]]
         return out
 
     def states_of(self, prefixes: torch.Tensor | Sequence[Sequence[int]]) -> torch.Tensor:
