@@ -11,6 +11,7 @@ and prints the two side by side. ``--max-train-minutes`` caps each training run 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
@@ -117,13 +118,31 @@ def main(argv: list[str] | None = None) -> int:
         "--recbole-epochs", type=int, default=300, help="RecBole epochs cap (its default: 300)"
     )
     parser.add_argument("--progress", action="store_true")
+    parser.add_argument(
+        "--resume", action="store_true",
+        help="keep the runs already in the output JSON (same dataset, model, seed and settings); run the rest",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     console = Console()
     extra = parse_overrides(args.set)
     if args.max_train_minutes:
         extra["max_train_seconds"] = 60.0 * args.max_train_minutes
-    results: dict[str, Any] = {"command": "python " + " ".join(sys.argv), "datasets": {}, "recbole": {}}
     stem = args.output / args.name
+    settings = {"set": extra, "recbole_epochs": args.recbole_epochs}
+    results: dict[str, Any] = {
+        "command": "python " + " ".join(sys.argv),
+        "settings": settings,
+        "datasets": {},
+        "recbole": {},
+    }
+    if args.resume and stem.with_suffix(".json").is_file():
+        previous = json.loads(stem.with_suffix(".json").read_text())
+        if previous.get("settings") != settings:
+            raise SystemExit(
+                f"--resume: {stem.with_suffix('.json')} was written with other settings {previous.get('settings')}"
+            )
+        results["datasets"], results["recbole"] = previous["datasets"], previous.get("recbole", {})
+        results["command"] = " && ".join(dict.fromkeys([previous["command"], results["command"]]))
 
     def flush() -> None:
         write_json_atomic(stem.with_suffix(".json"), results)
@@ -131,10 +150,15 @@ def main(argv: list[str] | None = None) -> int:
 
     for ds in args.datasets:
         split = leave_one_out(load_dataset(ds, args.data_dir))
-        results["datasets"][ds] = {}
+        done = results["datasets"].setdefault(ds, {})
         for model in args.models:
+            kept = {r["seed"]: r for r in done.get(model, {}).get("runs", [])}
             runs = []
             for seed in args.seeds:
+                if seed in kept:
+                    runs.append(kept[seed])
+                    console.print(f"{ds} {model} seed {seed}: kept from {stem.with_suffix('.json')}")
+                    continue
                 run = run_one(split, model, seed, extra, args.progress)
                 runs.append(run)
                 console.print(
@@ -143,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
                 )
             results["datasets"][ds][model] = {"runs": runs, "summary": summarise(runs)}
             flush()
-        if args.recbole:
+        if args.recbole and ds not in results["recbole"]:
             from recbole_bridge import run_recbole
 
             seed = args.seeds[0]
