@@ -55,7 +55,9 @@ def export_atomic(data: InteractionData, directory: Path) -> Path:
     return path
 
 
-def recbole_settings(dataset: str, data_path: Path, seed: int, epochs: int, threads: int) -> dict[str, Any]:
+def recbole_settings(
+    dataset: str, data_path: Path, seed: int, epochs: int, threads: int, batch_size: int = 2048
+) -> dict[str, Any]:
     """RecBole config: its SASRec defaults (CE loss, max_len 50), our split and our validation metric."""
     return {
         "dataset": dataset, "data_path": str(data_path), "seed": seed, "reproducibility": True,
@@ -65,12 +67,14 @@ def recbole_settings(dataset: str, data_path: Path, seed: int, epochs: int, thre
         "eval_args": {"split": {"LS": "valid_and_test"}, "order": "TO", "mode": "full", "group_by": "user"},
         "MAX_ITEM_LIST_LENGTH": 50, "loss_type": "CE", "train_neg_sample_args": None,
         "metrics": ["Hit", "NDCG", "MRR"], "topk": [10, 20], "valid_metric": "NDCG@10",
-        "epochs": epochs, "stopping_step": 10, "use_gpu": False, "device": "cpu", "show_progress": False,
+        "epochs": epochs, "train_batch_size": batch_size, "stopping_step": 10, "use_gpu": False, "device": "cpu", "show_progress": False,
         "checkpoint_dir": str(data_path / "saved"), "threads": threads,
     }  # fmt: skip
 
 
-def run_recbole(split: LeaveOneOutSplit, seed: int, epochs: int, threads: int = 2) -> dict[str, Any]:
+def run_recbole(
+    split: LeaveOneOutSplit, seed: int, epochs: int, threads: int = 2, batch_size: int = 2048
+) -> dict[str, Any]:
     """Train RecBole's SASRec on our split; raise if RecBole's test/valid targets differ from ours."""
     python = ensure_venv()
     data = split.data
@@ -78,10 +82,11 @@ def run_recbole(split: LeaveOneOutSplit, seed: int, epochs: int, threads: int = 
         root = Path(tmp)
         export_atomic(data, root)
         cfg_path, out_path = root / "config.json", root / "out.json"
-        cfg_path.write_text(json.dumps(recbole_settings(data.name, root, seed, epochs, threads)))
+        cfg_path.write_text(json.dumps(recbole_settings(data.name, root, seed, epochs, threads, batch_size)))
         proc = subprocess.run(
-            [python, str(RUNNER), str(cfg_path), str(out_path)], capture_output=True, text=True
-        )
+            [python, str(RUNNER), str(cfg_path), str(out_path)],
+            capture_output=True, text=True, cwd=root,  # RecBole writes log/ and log_tensorboard/ into cwd
+        )  # fmt: skip
         if proc.returncode != 0:
             raise GenrecError(f"RecBole run failed:\n{proc.stderr[-3000:]}")
         out: dict[str, Any] = json.loads(out_path.read_text())

@@ -45,7 +45,7 @@ def main() -> None:
         "test": {k.lower(): float(v) for k, v in dict(result).items()},
         "best_valid": float(best_valid) if best_valid is not None else None,
         "train_wall_time_s": train_s,
-        "epochs_run": int(trainer.cur_step) if hasattr(trainer, "cur_step") else None,
+        "epochs_run": len(trainer.train_loss_dict),
         "test_targets": dict(zip(map(str, users), map(str, items), strict=True)),
         "valid_targets": dict(zip(map(str, valid_users), map(str, valid_items), strict=True)),
         "num_train_samples": len(train_data.dataset),
