@@ -122,6 +122,10 @@ def main(argv: list[str] | None = None) -> int:
         "--recbole-batch-size", type=int, default=2048,
         help="RecBole train_batch_size (its default 2048 = few steps per epoch; 256 = ours, converges in fewer epochs)",
     )  # fmt: skip
+    parser.add_argument(
+        "--threads", type=int, default=2,
+        help="torch threads per training run (ours and RecBole's); not a result setting, so --resume ignores it",
+    )  # fmt: skip
     parser.add_argument("--progress", action="store_true")
     parser.add_argument(
         "--resume", action="store_true",
@@ -164,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
                     runs.append(kept[seed])
                     console.print(f"{ds} {model} seed {seed}: kept from {stem.with_suffix('.json')}")
                     continue
-                run = run_one(split, model, seed, extra, args.progress)
+                run = run_one(split, model, seed, {**extra, "num_threads": args.threads}, args.progress)
                 runs.append(run)
                 console.print(
                     f"{ds} {model} seed {seed}: HR@10 {run['test']['hr@10']:.4f} NDCG@10 "
@@ -176,7 +180,9 @@ def main(argv: list[str] | None = None) -> int:
             from recbole_bridge import run_recbole
 
             seed = args.seeds[0]
-            rb = run_recbole(split, seed, args.recbole_epochs, batch_size=args.recbole_batch_size)
+            rb = run_recbole(
+                split, seed, args.recbole_epochs, threads=args.threads, batch_size=args.recbole_batch_size
+            )
             results["recbole"][ds] = {
                 "seed": seed, "epochs": args.recbole_epochs, "train_batch_size": args.recbole_batch_size, **rb
             }  # fmt: skip

@@ -65,11 +65,19 @@ def demo(
     train_minutes: Annotated[
         float, typer.Option("--train-minutes", help="Training budget of the generative model.")
     ] = 4.0,
+    backbone: Annotated[
+        str,
+        typer.Option(
+            "--backbone",
+            help="Generative backbone: compact (from scratch) or smollm2 (SmolLM2-135M-Instruct, "
+            "fine-tuned; also shows a generated explanation).",
+        ),
+    ] = "compact",
 ) -> None:
     """Run the main job on the embedded MovieLens-100K dataset and print held-out metrics."""
     from genrec.demo import DemoConfig, run_demo
 
-    config = DemoConfig(seed=seed, generative=generative, train_minutes=train_minutes)
+    config = DemoConfig(seed=seed, generative=generative, train_minutes=train_minutes, backbone=backbone)
     run_demo(config, output_dir=output_dir, console=console)
 
 

@@ -20,7 +20,7 @@ from genrec.errors import ConfigError
 from genrec.evaluation.evaluator import evaluate
 from genrec.recommenders.popularity import PopularityRecommender
 from genrec.recommenders.sasrec import SASRecConfig, SASRecRecommender
-from genrec.training.demo import demo_generative
+from genrec.training.demo import demo_generative, explanation_text
 
 
 @dataclass(frozen=True)
@@ -35,12 +35,16 @@ class DemoConfig:
     generative: bool = True
     train_minutes: float = 4.0
     sasrec_minutes: float = 1.0
+    #: Generative backbone: ``compact`` (from scratch) or ``smollm2`` (SmolLM2-135M-Instruct, fine-tuned).
+    backbone: str = "compact"
 
     def __post_init__(self) -> None:
         if self.k < 1 or self.max_history < 1:
             raise ConfigError(
                 f"k and max_history must be >= 1, got k={self.k}, max_history={self.max_history}"
             )
+        if self.backbone not in ("compact", "smollm2"):
+            raise ConfigError(f"backbone must be 'compact' or 'smollm2', got {self.backbone!r}")
         if self.generative and not 0 < self.train_minutes <= 8:
             raise ConfigError(
                 f"train_minutes must be in (0, 8] (the demo must finish in 10 minutes), got {self.train_minutes}"
@@ -80,8 +84,9 @@ def run_demo(
         sasrec.fit(split.train_data(), split.valid_set())
         results["sasrec"] = evaluate(sasrec, split.test_set(), k_max=20).metrics
         generative = demo_generative(
-            seed=config.seed, max_minutes=config.train_minutes, console=console, show=False
-        )
+            seed=config.seed, max_minutes=config.train_minutes, console=console, show=False,
+            backbone=config.backbone,
+        )  # fmt: skip
         results[f"generative ({generative['recipe']})"] = generative["test"]
 
     table = Table(title=f"held-out test metrics ({config.dataset}, full ranking, history excluded)")
@@ -94,6 +99,8 @@ def run_demo(
     console.print(table)
     if generative:
         console.print(generative["table"])
+        if generative.get("explanation"):
+            console.print(explanation_text(generative["explanation"]))
 
     summary = {
         "config": asdict(config),

@@ -134,3 +134,10 @@ def test_exclusions_are_applied_inside_the_search(fitted: tuple[GenerativeRecomm
                 assert score == pytest.approx(plain_score[item], abs=1e-5)
     with pytest.raises(GenrecError, match="exclusion lists"):
         rec.recommend_excluding(histories, 5, banned[:1])
+
+
+def test_compact_models_cannot_explain(fitted: tuple[GenerativeRecommender, EvalSet]) -> None:
+    rec, _ = fitted
+    assert not rec.has_language_head
+    with pytest.raises(GenrecError, match="no language head"):
+        rec.explain([0, 1], 2)

@@ -156,6 +156,7 @@ def test_explain_with_language_head(popularity_run: Path) -> None:
         assert r.json() == {
             "item": {"id": "i4", "title": "Item Echo 4", "categories": "Pens"},
             "reason": "because you liked 2 items, try 4",
+            "generated": True,
         }
         bad = c.post("/v1/explain", json={"history": ["x"], "item": "i4"})
         assert bad.status_code == 422 and bad.json()["unknown"] == ["x"]
@@ -223,3 +224,6 @@ def test_generative_run_applies_rules_inside_decoding(tmp_path: Path) -> None:
         assert len(horror_ids) == 5
         for item in horror_ids:
             assert "horror" in service.catalogue.text(service.catalogue.index_of(item), "categories").lower()
+        # a compact backbone has no language head: explain is a clear 501, not a crash
+        r = c.post("/v1/explain", json={"history": history, "item": "3"})
+        assert r.status_code == 501 and "language head" in r.json()["detail"]

@@ -29,16 +29,19 @@ from genrec.tokenizers.base import ItemTokenizer
 from genrec.tokenizers.persist import write_json_atomic, write_text_atomic
 from genrec.tokenizers.registry import build_tokenizer, load_tokenizer
 from genrec.tokenizers.text_embeddings import EmbedFn
-from genrec.training.compact import build_backbone, count_parameters
+from genrec.training.backbone import build_backbone
+from genrec.training.compact import count_parameters
 from genrec.training.config import RunConfig, config_from_dict
 from genrec.training.examples import ExampleBuilder
 from genrec.training.loop import Trainer, TrainResult
+from genrec.training.pretrained import forward_model, merge_for_inference
 
-CONFIG_FILE, TEMPLATE_FILE, META_FILE, METRICS_FILE = (
+CONFIG_FILE, TEMPLATE_FILE, META_FILE, METRICS_FILE, TITLES_FILE = (
     "config.yaml",
     "template.yaml",
     "run.json",
     "metrics.json",
+    "titles.json",
 )
 
 
@@ -74,34 +77,87 @@ class GenerativeRecommender:
         self.lm_tokenizer: Any = None
         self.trie: PrefixTrie | None = None
         self.item_ids: list[list[int]] = []
+        self.item_suffix: list[list[int]] = []
+        self.titles: list[str] = []
+        self._raw_titles: list[str] = []
         self.num_items = 0
         self.metrics: dict[str, Any] = {}
         self.train_result: TrainResult | None = None
+        self._explainer: Any = None
+        self._grounder: Any = None
+        self._embed = embed
 
     # ------------------------------------------------------------------ building
+    @property
+    def text_identifiers(self) -> bool:
+        """True when identifiers are plain text (titles) spelled in the LM's own tokens."""
+        return not self.item_tokenizer.vocabulary()
+
+    def _identifier_ids(self, item: int) -> list[int]:
+        ident = list(self.item_tokenizer.encode(item))
+        if self.text_identifiers:  # the title's tokens, then EOS (as the trie spells it)
+            ids = self.lm_tokenizer.encode(ident[0], add_special_tokens=False)
+            return [int(t) for t in ids] + [int(self.lm_tokenizer.eos_token_id)]
+        return [int(t) for t in self.lm_tokenizer.convert_tokens_to_ids(ident)]
+
     def _index_items(self, num_items: int) -> None:
         self.num_items = num_items
-        self.item_ids = [
-            [int(t) for t in self.lm_tokenizer.convert_tokens_to_ids(list(self.item_tokenizer.encode(i)))]
-            for i in range(num_items)
-        ]
+        self.item_ids = [self._identifier_ids(i) for i in range(num_items)]
+        titles = self.titles if len(self.titles) == num_items else [""] * num_items
+        self.item_suffix = (
+            [self.template.item_suffix(t, self.lm_tokenizer) for t in titles]
+            if self.template.packable
+            else []
+        )
         self.trie = PrefixTrie.from_tokenizer(self.item_tokenizer, self.lm_tokenizer, items=range(num_items))
+
+    def _token_texts(self, titles: Sequence[str]) -> dict[str, list[str]]:
+        """For each identifier token, the titles of the items that carry it (new-row initialisation)."""
+        texts: dict[str, list[str]] = {}
+        for item, title in enumerate(titles):
+            if title.strip():
+                for tok in self.item_tokenizer.encode(item):
+                    texts.setdefault(tok, []).append(title)
+        return texts
 
     def example_builder(self) -> ExampleBuilder:
         """How the training loop lays out examples for this recommender's template."""
         max_history = self.config.data.max_history
+        training = self.config.training
+        alignment = None
+        if training.alignment_ratio > 0:
+            from genrec.training.alignment import AlignmentExamples
+
+            if self.text_identifiers or self.config.backbone.kind != "pretrained":
+                raise GenrecError(
+                    "training.alignment_ratio > 0 needs a pretrained backbone and identifier tokens "
+                    f"(got backbone {self.config.backbone.kind!r}, identifiers {self.config.identifiers.kind!r})"
+                )
+            alignment = AlignmentExamples.build(
+                training.alignment_tasks, self.template, self.lm_tokenizer,
+                [self.item_tokenizer.encode(i) for i in range(self.num_items)], self.item_ids, self._raw_titles,
+            )  # fmt: skip
         if self.template.packable:
             return ExampleBuilder(
-                self.item_ids, max_history, prefix=self.template.token_prefix(self.lm_tokenizer)
-            )
-        return ExampleBuilder(self.item_ids, max_history, render=self._prompt)
+                self.item_ids, max_history, prefix=self.template.token_prefix(self.lm_tokenizer),
+                item_suffix=self.item_suffix, alignment=alignment, alignment_ratio=training.alignment_ratio,
+            )  # fmt: skip
+        return ExampleBuilder(
+            self.item_ids, max_history, render=self._prompt, alignment=alignment,
+            alignment_ratio=training.alignment_ratio,
+        )  # fmt: skip
 
     def fit(self, train: TrainData, valid: EvalSet | None = None) -> None:
         """Assign identifiers, build the backbone and train it (resuming from ``output_dir`` if possible)."""
         cfg = self.config
         self.item_tokenizer.fit(train.catalogue, train.sequences, cfg.seed)
+        self._raw_titles = [train.catalogue.text(i, "title").strip() for i in range(train.num_items)]
+        if self.template.uses_titles and not any(self._raw_titles):
+            raise GenrecError(f"prompt template {self.template.name!r} shows titles; this catalogue has none")
+        self.titles = [t or train.catalogue.title(i) for i, t in enumerate(self._raw_titles)]
+        token_texts = self._token_texts(self._raw_titles)
         self.model, self.lm_tokenizer = build_backbone(
-            cfg.backbone, self.item_tokenizer.vocabulary(), cfg.seed
+            cfg.backbone, self.item_tokenizer.vocabulary(), cfg.seed, token_texts=token_texts
         )
         self._index_items(train.num_items)
         validate = None
@@ -117,12 +173,14 @@ class GenerativeRecommender:
                 cfg.seed, out, pad_token_id=int(self.lm_tokenizer.pad_token_id), validate=validate,
             )  # fmt: skip
             self.train_result = trainer.train()
-        self.model = trainer.accelerator.unwrap_model(trainer.model)
+        trained = trainer.accelerator.unwrap_model(trainer.model)
+        parameters = count_parameters(trained)
+        self.model = merge_for_inference(trained)
         self.model.eval()
         state = self.train_result.state
         self.metrics["training"] = {
             "steps": state.step, "epochs": state.epoch, "tokens": state.tokens, "wall_time_s": state.elapsed_s,
-            "stopped": state.stopped, "best_step": state.best_step, "parameters": count_parameters(self.model),
+            "stopped": state.stopped, "best_step": state.best_step, "parameters": parameters,
             "validation": state.history,
         }  # fmt: skip
 
@@ -130,7 +188,7 @@ class GenerativeRecommender:
         from genrec.evaluation.evaluator import evaluate
 
         def validate(model: torch.nn.Module) -> dict[str, float]:
-            previous, self.model = self.model, model
+            previous, self.model = self.model, forward_model(model)
             try:
                 metrics = evaluate(self, subset, k_max=10, batch_size=self.config.decoding.batch_size).metrics
             finally:
@@ -151,6 +209,8 @@ class GenerativeRecommender:
             [self.item_tokenizer.encode(i) for i in recent],
             self.lm_tokenizer,
             history_ids=[self.item_ids[i] for i in recent],
+            titles=[self.titles[i] for i in recent] if self.titles else None,
+            history_suffix_ids=[self.item_suffix[i] for i in recent] if self.item_suffix else None,
         )
 
     def recommend(
@@ -173,6 +233,8 @@ class GenerativeRecommender:
         rules (``exclude_items``, category filters) to a generative model.
         """
         trie = self._require_fit()
+        if self.config.decoding.grounding == "embedding":
+            return self._recommend_by_embedding(histories, k, exclusions, exclude_history)
         if len(exclusions) != len(histories):
             raise GenrecError(f"{len(exclusions)} exclusion lists for {len(histories)} histories")
         items = np.full((len(histories), k), -1, dtype=np.int64)
@@ -208,6 +270,73 @@ class GenerativeRecommender:
             scores[row, : len(res.scores)] = res.scores
         return Recommendations(items, scores)
 
+    def _recommend_by_embedding(
+        self,
+        histories: Sequence[Sequence[int]],
+        k: int,
+        exclusions: Sequence[Sequence[int]],
+        exclude_history: bool,
+    ) -> Recommendations:
+        """BIGRec grounding: greedy free-text title, then the k nearest items by text-embedding distance."""
+        from genrec.decoding import EmbeddingGrounder
+        from genrec.decoding.free_text import greedy_generate
+        from genrec.tokenizers.text_embeddings import MiniLMEmbedder
+
+        if not self.text_identifiers:
+            raise GenrecError("decoding.grounding 'embedding' needs text (title) identifiers")
+        if len(exclusions) != len(histories):
+            raise GenrecError(f"{len(exclusions)} exclusion lists for {len(histories)} histories")
+        items = np.full((len(histories), k), -1, dtype=np.int64)
+        scores = np.full((len(histories), k), -np.inf, dtype=np.float64)
+        if not histories:
+            return Recommendations(items, scores)
+        if self._grounder is None:
+            embed = self._embed or MiniLMEmbedder()
+            self._grounder = EmbeddingGrounder(embed, embed(self.titles))
+        hist = [[int(i) for i in h if 0 <= int(i) < self.num_items] for h in histories]
+        banned = [
+            sorted(
+                (set(h) if exclude_history else set()) | {int(i) for i in ex if 0 <= int(i) < self.num_items}
+            )
+            for h, ex in zip(hist, exclusions, strict=True)
+        ]
+        k_eff = min(k, self.num_items - max(len(b) for b in banned))
+        if k_eff < 1:
+            return Recommendations(items, scores)
+        tok = self.lm_tokenizer
+        generated = greedy_generate(
+            self.model, [self._prompt(h) for h in hist], int(tok.eos_token_id), int(tok.pad_token_id),
+            max_new_tokens=self.config.decoding.max_new_tokens, batch_size=self.config.decoding.batch_size,
+        )  # fmt: skip
+        texts = [tok.decode(ids, skip_special_tokens=True).strip() or "?" for ids in generated]
+        found = self._grounder.ground(texts, k=k_eff, histories=banned)
+        items[:, :k_eff] = found.items
+        scores[:, :k_eff] = -found.distances.astype(np.float64)
+        return Recommendations(items, scores)
+
+    # ------------------------------------------------------------------ explanations
+    @property
+    def has_language_head(self) -> bool:
+        """True for pretrained-LM backbones, which can write text; the compact backbone cannot."""
+        return self.config.backbone.kind == "pretrained"
+
+    def explain(self, history: Sequence[int], item: int) -> str:
+        """One or two generated sentences on why ``item`` suits ``history`` (see `genrec.recommenders.explain`).
+
+        Free text from the backbone's pretrained LM, prompted with item titles: present it as generated.
+        """
+        from genrec.recommenders.explain import Explainer
+
+        self._require_fit()
+        if not self.has_language_head:
+            raise GenrecError("this model has no language head (compact backbone): it cannot explain")
+        if not 0 <= int(item) < self.num_items:
+            raise GenrecError(f"unknown item index {item}")
+        if self._explainer is None:
+            self._explainer = Explainer.from_path(self.config.backbone.path)
+        recent = [int(i) for i in history if 0 <= int(i) < self.num_items][-5:]
+        return str(self._explainer.explain([self.titles[i] for i in recent], self.titles[int(item)]))
+
     # ------------------------------------------------------------------ persistence
     def save(self, directory: Path) -> None:
         """One run directory: config, template, item tokenizer, LM tokenizer, safetensors weights, metrics."""
@@ -220,6 +349,7 @@ class GenerativeRecommender:
         self.item_tokenizer.save(directory / "item_tokenizer")
         self.lm_tokenizer.save_pretrained(str(directory / "lm_tokenizer"))
         self.model.save_pretrained(str(directory / "model"), safe_serialization=True)
+        write_json_atomic(directory / TITLES_FILE, self.titles)
         write_json_atomic(directory / META_FILE, {"num_items": self.num_items, "name": self.name})
         write_json_atomic(directory / METRICS_FILE, self.metrics)
 
@@ -232,12 +362,14 @@ class GenerativeRecommender:
         if not (directory / META_FILE).is_file():
             raise GenrecError(f"{directory} is not a saved generative recommender (no {META_FILE})")
         config = config_from_dict(yaml.safe_load((directory / CONFIG_FILE).read_text(encoding="utf-8")))
-        rec = cls(config, load_tokenizer(directory / "item_tokenizer", embed=embed))
+        rec = cls(config, load_tokenizer(directory / "item_tokenizer", embed=embed), embed=embed)
         (rec.template,) = load_templates(directory / TEMPLATE_FILE).values()
         rec.lm_tokenizer = AutoTokenizer.from_pretrained(str(directory / "lm_tokenizer"))
         rec.model = AutoModelForCausalLM.from_pretrained(str(directory / "model"))
         rec.model.eval()
         meta = json.loads((directory / META_FILE).read_text(encoding="utf-8"))
+        if (directory / TITLES_FILE).is_file():
+            rec.titles = [str(t) for t in json.loads((directory / TITLES_FILE).read_text(encoding="utf-8"))]
         rec._index_items(int(meta["num_items"]))
         if (directory / METRICS_FILE).is_file():
             rec.metrics = json.loads((directory / METRICS_FILE).read_text(encoding="utf-8"))

@@ -121,13 +121,13 @@ def create_app(
     async def explain(req: ExplainRequest) -> Any:
         """A short generated reason why ``item`` suits ``history`` (models with a language head only)."""
         explain_fn = getattr(service.recommender, "explain", None)
-        if not callable(explain_fn):
+        if not callable(explain_fn) or not getattr(service.recommender, "has_language_head", True):
             detail = f"model {service.model_name!r} has no language head, so it cannot generate explanations"
             return JSONResponse(ErrorResponse(detail=detail).model_dump(), status_code=501)
         history: Sequence[int] = service.resolve(req.history, "history")
         (item,) = service.resolve([req.item], "item")
         reason = await run_in_threadpool(explain_fn, list(history), item)
-        return ExplainResponse(item=_summary(service, item), reason=str(reason))
+        return ExplainResponse(item=_summary(service, item), reason=str(reason), generated=True)
 
     @app.get("/health", response_model=HealthResponse)
     async def health() -> HealthResponse:

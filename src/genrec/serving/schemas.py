@@ -82,7 +82,8 @@ class ExplainRequest(BaseModel):
 
 class ExplainResponse(BaseModel):
     item: ItemSummary
-    reason: str
+    reason: str = Field(description="Free text written by the model's language head; not verified.")
+    generated: bool = Field(True, description="Always true: the reason is generated text, label it so.")
 
 
 class HealthResponse(BaseModel):

@@ -22,6 +22,8 @@ from genrec.errors import ConfigError
 CONFIGS_DIR = Path(__file__).resolve().parents[1] / "configs"
 PREFIX_MODES = ("all", "last_n", "sampled")
 SCHEDULERS = ("cosine", "linear", "constant_with_warmup")
+ALIGNMENT_TASKS = ("title_to_id", "id_to_title")
+GROUNDINGS = ("trie", "embedding")
 
 
 def _check(cond: bool, section: str, message: str) -> None:
@@ -49,9 +51,25 @@ class IdentifierConfig:
     options: Mapping[str, Any] = field(default_factory=dict)
 
 
+BACKBONE_KINDS = ("compact", "pretrained")
+FINETUNE_MODES = ("lora", "full")
+TOKEN_INITS = ("text", "random")
+DEFAULT_LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+
+
 @dataclass(frozen=True)
 class BackboneConfig:
-    """The causal LM. ``compact``: a Llama-style decoder trained from scratch over identifier tokens."""
+    """The causal LM.
+
+    ``compact``: a Llama-style decoder trained from scratch over identifier tokens, sized by ``num_layers``,
+    ``hidden_size``, ``num_heads``, ``intermediate_size``.
+
+    ``pretrained``: a pretrained causal LM from ``path`` (``smollm2`` = the bundled SmolLM2-135M-Instruct,
+    or any Hugging Face model directory, or a ``.gguf`` file). Identifier tokens are added to its
+    vocabulary, their embedding rows initialised from the text they stand for (``init_new_tokens: text``)
+    or at random. ``keep_layers`` keeps only the first N transformer layers (0 = all). ``finetune`` is
+    ``lora`` (adapters on ``lora_targets``, plus the new token rows) or ``full``.
+    """
 
     kind: str = "compact"
     num_layers: int = 4
@@ -61,17 +79,41 @@ class BackboneConfig:
     attention_dropout: float = 0.1
     max_positions: int = 512
     tie_embeddings: bool = True
+    path: str = "smollm2"
+    keep_layers: int = 0
+    finetune: str = "lora"
+    lora_rank: int = 16
+    lora_alpha: int = 32
+    lora_dropout: float = 0.05
+    lora_targets: tuple[str, ...] = DEFAULT_LORA_TARGETS
+    init_new_tokens: str = "text"
 
     def __post_init__(self) -> None:
-        _check(self.kind == "compact", "backbone", f"kind must be 'compact', got {self.kind!r}")
+        s = "backbone"
+        _check(self.kind in BACKBONE_KINDS, s, f"kind must be one of {BACKBONE_KINDS}, got {self.kind!r}")
         for name in ("num_layers", "hidden_size", "num_heads", "intermediate_size", "max_positions"):
-            _check(getattr(self, name) >= 1, "backbone", f"{name} must be >= 1, got {getattr(self, name)}")
+            _check(getattr(self, name) >= 1, s, f"{name} must be >= 1, got {getattr(self, name)}")
         _check(
             self.hidden_size % self.num_heads == 0,
-            "backbone",
+            s,
             f"hidden_size {self.hidden_size} must be divisible by num_heads {self.num_heads}",
         )
-        _check(0.0 <= self.attention_dropout < 1.0, "backbone", "attention_dropout must be in [0, 1)")
+        _check(0.0 <= self.attention_dropout < 1.0, s, "attention_dropout must be in [0, 1)")
+        _check(self.keep_layers >= 0, s, f"keep_layers must be >= 0 (0 = all), got {self.keep_layers}")
+        _check(
+            self.finetune in FINETUNE_MODES,
+            s,
+            f"finetune must be one of {FINETUNE_MODES}, got {self.finetune!r}",
+        )
+        _check(self.lora_rank >= 1 and self.lora_alpha >= 1, s, "lora_rank and lora_alpha must be >= 1")
+        _check(0.0 <= self.lora_dropout < 1.0, s, "lora_dropout must be in [0, 1)")
+        _check(bool(self.lora_targets), s, "lora_targets must name at least one module")
+        _check(
+            self.init_new_tokens in TOKEN_INITS,
+            s,
+            f"init_new_tokens must be one of {TOKEN_INITS}, got {self.init_new_tokens!r}",
+        )
+        _check(bool(self.path), s, "path must not be empty")
 
 
 @dataclass(frozen=True)
@@ -83,6 +125,9 @@ class TrainingConfig:
     (max_steps wins when set). eval_every: validation every N steps (0: only at the end). patience:
     validations without NDCG@10 improvement before stopping (0: never stop early). max_minutes: wall-clock
     budget (0: none). checkpoint_every: steps between resumable checkpoints (0: at validations/end only).
+    autocast_bf16: run forward/backward under bfloat16 autocast (CPU). alignment_ratio: LC-Rec alignment
+    examples (``alignment_tasks``: title -> identifier, identifier -> title) mixed into each epoch, as a share
+    of the next-item examples (0: off; pretrained backbones with item titles only).
     """
 
     prefixes: str = "all"
@@ -103,6 +148,9 @@ class TrainingConfig:
     checkpoint_every: int = 500
     num_threads: int = 0
     progress: bool = True
+    autocast_bf16: bool = False
+    alignment_ratio: float = 0.0
+    alignment_tasks: tuple[str, ...] = ALIGNMENT_TASKS
 
     def __post_init__(self) -> None:
         s = "training"
@@ -120,17 +168,38 @@ class TrainingConfig:
         _check(self.lr > 0, s, f"lr must be > 0, got {self.lr}")
         _check(self.weight_decay >= 0 and self.grad_clip >= 0, s, "weight_decay and grad_clip must be >= 0")
         _check(self.max_minutes >= 0 and self.num_threads >= 0, s, "max_minutes, num_threads must be >= 0")
+        _check(self.alignment_ratio >= 0, s, f"alignment_ratio must be >= 0, got {self.alignment_ratio}")
+        bad = sorted(set(self.alignment_tasks) - set(ALIGNMENT_TASKS))
+        _check(not bad, s, f"unknown alignment_tasks {bad}; allowed: {list(ALIGNMENT_TASKS)}")
+        _check(
+            not self.alignment_ratio or bool(self.alignment_tasks),
+            s,
+            "alignment_ratio > 0 needs at least one alignment task",
+        )
 
 
 @dataclass(frozen=True)
 class DecodingConfig:
-    """Trie-constrained beam search used by `recommend` (beams are raised to k when k is larger)."""
+    """How `recommend` grounds generation in the catalogue.
+
+    ``trie``: trie-constrained beam search (beams raised to k when k is larger). ``embedding`` (title
+    identifiers only, BIGRec): greedy free text of at most ``max_new_tokens`` tokens, mapped to the nearest
+    items by L2 distance of MiniLM text embeddings.
+    """
 
     num_beams: int = 20
     batch_size: int = 64
+    grounding: str = "trie"
+    max_new_tokens: int = 48
 
     def __post_init__(self) -> None:
         _check(self.num_beams >= 1 and self.batch_size >= 1, "decoding", "num_beams, batch_size must be >= 1")
+        _check(
+            self.grounding in GROUNDINGS,
+            "decoding",
+            f"grounding must be one of {GROUNDINGS}, got {self.grounding!r}",
+        )
+        _check(self.max_new_tokens >= 1, "decoding", "max_new_tokens must be >= 1")
 
 
 @dataclass(frozen=True)
@@ -149,6 +218,8 @@ class RunConfig:
         """Plain-data form (YAML/JSON serialisable)."""
         out = dataclasses.asdict(self)
         out["identifiers"]["options"] = dict(self.identifiers.options)
+        out["backbone"]["lora_targets"] = list(self.backbone.lora_targets)
+        out["training"]["alignment_tasks"] = list(self.training.alignment_tasks)
         return out
 
     def to_yaml(self) -> str:
@@ -165,6 +236,11 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
             return None
         (inner,) = [a for a in typing.get_args(tp) if a is not type(None)]
         return _coerce(value, inner, where)
+    if origin is tuple:
+        if isinstance(value, str) or not isinstance(value, Sequence):
+            raise ConfigError(f"{where}: expected a list, got {value!r}")
+        (inner, _ellipsis) = typing.get_args(tp)
+        return tuple(_coerce(v, inner, f"{where}[{i}]") for i, v in enumerate(value))
     if origin is not None and issubclass(origin, Mapping):
         if not isinstance(value, Mapping):
             raise ConfigError(f"{where}: expected a mapping, got {value!r}")

@@ -9,6 +9,10 @@ a sampled budget per user) and lays them out:
   tokens; a causal LM then learns all of those prefixes in one forward pass;
 - other templates: one (prompt, target) example per target.
 
+Packable layouts may put text after each identifier (``item_suffix``: a title, a separator); it is part of
+the prompt of later targets but never of the loss. Optional alignment examples (`AlignmentExamples`) are
+mixed into every epoch at a fixed ratio.
+
 Labels are -100 everywhere except on target identifier tokens, so the loss is on targets only.
 """
 
@@ -16,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 import torch
@@ -33,6 +38,12 @@ class Example:
     targets: int
 
 
+class AlignmentSource(Protocol):
+    """Draws ``n`` auxiliary examples (e.g. LC-Rec title <-> identifier alignment) with ``rng``."""
+
+    def sample(self, n: int, rng: np.random.Generator) -> list[Example]: ...
+
+
 def epoch_rng(seed: int, epoch: int) -> np.random.Generator:
     """The random generator of one epoch: the same (seed, epoch) always draws the same examples/order."""
     return np.random.default_rng([seed, epoch])
@@ -44,12 +55,17 @@ class ExampleBuilder:
 
     item_ids: identifier token ids of each item. prefix: ids before the first history item (packable).
     render: prompt ids of a history of item indices (non-packable templates); None means packable.
+    item_suffix: ids that follow each item's identifier in packed sequences (no loss on them).
+    alignment / alignment_ratio: extra examples drawn each epoch, ``round(ratio x next-item examples)``.
     """
 
     item_ids: Sequence[Sequence[int]]
     max_history: int
     prefix: Sequence[int] = ()
     render: Callable[[Sequence[int]], list[int]] | None = None
+    item_suffix: Sequence[Sequence[int]] = ()
+    alignment: AlignmentSource | None = None
+    alignment_ratio: float = 0.0
 
     def targets(
         self, length: int, mode: str, last_n: int, budget: int, rng: np.random.Generator
@@ -81,6 +97,8 @@ class ExampleBuilder:
                 out.extend(self._packed(user, seq, chosen))
             else:
                 out.extend(self._single(user, seq, t) for t in chosen)
+        if self.alignment is not None and self.alignment_ratio > 0 and out:
+            out.extend(self.alignment.sample(round(self.alignment_ratio * len(out)), rng))
         return out
 
     def _packed(self, user: int, seq: Sequence[int], chosen: list[int]) -> list[Example]:
@@ -98,6 +116,10 @@ class ExampleBuilder:
                 tokens = list(self.item_ids[seq[pos]])
                 ids.extend(tokens)
                 labels.extend(tokens if pos in in_window else [IGNORE] * len(tokens))
+                if self.item_suffix:
+                    suffix = list(self.item_suffix[seq[pos]])
+                    ids.extend(suffix)
+                    labels.extend([IGNORE] * len(suffix))
             examples.append(Example(ids, labels, user, len(in_window)))
         examples.reverse()
         return examples

@@ -1,0 +1,115 @@
+"""CPU-efficiency switches of the SmolLM2 backbone: each switch's effect on quality and training time.
+
+    python benchmarks/llm_efficiency.py --dataset office --minutes 30          # every variant, seed 0
+    python benchmarks/llm_efficiency.py --dataset office --variants base full-finetune --minutes 30
+
+Every variant trains the recipe ``<dataset>-semantic-smollm2`` with a few overrides under the same
+wall-clock budget and seed, then is tested on the held-out users (full ranking, history excluded).
+Reported per variant: test HR@10 / NDCG@10, validity, best validation NDCG@10, optimiser steps, training
+tokens/s and training wall time, so a switch that makes steps cheaper but learning worse shows both.
+Runs already in the output JSON (same variant, budget and seed) are kept: the command resumes.
+Results: ``benchmarks/results/llm_efficiency-<dataset>.{json,md}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+from pathlib import Path
+from typing import Any
+
+# `python benchmarks/x.py` puts benchmarks/ first on sys.path; keep it from shadowing installed packages.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+
+from genrec.tokenizers.persist import write_json_atomic, write_text_atomic  # noqa: E402
+from genrec.training.command import train_command  # noqa: E402
+
+RESULTS = Path(__file__).parent / "results"
+#: variant -> (what it switches, overrides on top of the recipe)
+VARIANTS: dict[str, tuple[str, list[str]]] = {
+    "base": ("8 of 30 layers, LoRA r16, bf16 autocast, packed chat prompt, all prefixes", []),
+    "layers-4": ("keep the first 4 layers", ["backbone.keep_layers=4"]),
+    "layers-16": ("keep the first 16 layers", ["backbone.keep_layers=16"]),
+    "layers-all": ("all 30 layers", ["backbone.keep_layers=0"]),
+    "full-finetune": ("full fine-tuning instead of LoRA", ["backbone.finetune=full", "training.lr=0.0005"]),
+    "sampled-2": ("sampled budget: 2 targets per user per epoch", ["training.prefixes=sampled", "training.sample_budget=2"]),
+    "short-prompt": ("no chat template, two-word instruction", ["prompt=sequence-short"]),
+    "titles-in-prompt": ("each history item followed by its title (longer prompts)", ["prompt=sequence-titles"]),
+    "fp32": ("bf16 autocast off", ["training.autocast_bf16=false"]),
+    "random-token-init": ("new token rows random instead of from item text", ["backbone.init_new_tokens=random"]),
+}  # fmt: skip
+
+
+def markdown(payload: dict[str, Any]) -> str:
+    lines = [
+        f"# SmolLM2 efficiency switches — {payload['dataset']}, seed {payload['seed']}, "
+        f"{payload['minutes']} min budget each", "",
+        "| variant | switch | test HR@10 | test NDCG@10 | validity | best valid NDCG@10 | steps | tokens/s | train s | stopped |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]  # fmt: skip
+    for name, run in payload["runs"].items():
+        t, tr = run["test"], run["training"]
+        tok_s = tr["tokens"] / max(tr["wall_time_s"], 1e-9)
+        best = max((v["ndcg@10"] for v in tr.get("validation", [])), default=float("nan"))
+        lines.append(
+            f"| {name} | {VARIANTS[name][0]} | {t['hr@10']:.4f} | {t['ndcg@10']:.4f} | {t['validity']:.3f} | "
+            f"{best:.4f} | {tr['steps']} | {tok_s:.0f} | {tr['wall_time_s']:.0f} | {tr['stopped']} |"
+        )
+    m = payload["machine"]
+    lines += ["", f"Machine: {m['platform']}, {m['cpus']} CPUs, {m['threads']} torch threads.",
+              f"Command: `{payload['command']}`", ""]  # fmt: skip
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--dataset", default="office")
+    parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
+    parser.add_argument("--minutes", type=float, default=30.0, help="training budget per variant")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--data-dir", type=Path, default=None)
+    parser.add_argument("--work-dir", type=Path, default=Path("runs/llm_efficiency"))
+    args = parser.parse_args(argv)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    stem = RESULTS / f"llm_efficiency-{args.dataset}"
+    payload: dict[str, Any] = {
+        "dataset": args.dataset, "seed": args.seed, "minutes": args.minutes, "runs": {},
+        "command": "python " + " ".join(sys.argv),
+        "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "threads": args.threads},
+    }  # fmt: skip
+    if stem.with_suffix(".json").is_file():
+        previous = json.loads(stem.with_suffix(".json").read_text())
+        if (previous["seed"], previous["minutes"]) == (args.seed, args.minutes):
+            payload["runs"] = previous["runs"]
+    recipe = f"{args.dataset}-semantic-smollm2"
+    for name in args.variants:
+        if name in payload["runs"]:
+            print(f"{name}: kept from {stem.with_suffix('.json')}")
+            continue
+        overrides = [
+            *VARIANTS[name][1], f"training.max_minutes={args.minutes}", f"training.num_threads={args.threads}",
+            "training.progress=false",
+        ]  # fmt: skip
+        out = args.work_dir / f"{recipe}-{name}-seed{args.seed}"
+        metrics = train_command(recipe, out, args.seed, args.data_dir, overrides)
+        payload["runs"][name] = {
+            "overrides": overrides,
+            "test": metrics["test"],
+            "training": metrics["training"],
+        }
+        print(name, json.dumps({k: metrics["test"][k] for k in ("hr@10", "ndcg@10", "validity")}))
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        write_json_atomic(stem.with_suffix(".json"), payload)
+        write_text_atomic(stem.with_suffix(".md"), markdown(payload))
+    print(markdown(payload))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
