@@ -30,6 +30,7 @@ import torch  # noqa: E402
 from genrec.data import leave_one_out, load_dataset  # noqa: E402
 from genrec.evaluation.evaluator import evaluate  # noqa: E402
 from genrec.recommenders.popularity import PopularityRecommender  # noqa: E402
+from genrec.tokenizers.persist import write_json_atomic, write_text_atomic  # noqa: E402
 from genrec.training.command import train_command  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results" / "generative"
@@ -129,9 +130,9 @@ def main() -> None:
         "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "torch_threads": args.threads},
     }  # fmt: skip
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / f"{recipe}.json").write_text(json.dumps(payload, indent=1))
+    write_json_atomic(RESULTS / f"{recipe}.json", payload)
     md = _markdown(f"{args.dataset}: {args.ids} identifiers, {args.backbone} backbone", rows, n_seeds)
-    (RESULTS / f"{recipe}.md").write_text(md)
+    write_text_atomic(RESULTS / f"{recipe}.md", md)
     print(md)
 
 

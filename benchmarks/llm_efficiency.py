@@ -1,14 +1,14 @@
 """CPU-efficiency switches of the SmolLM2 backbone: each switch's effect on quality and training time.
 
     python benchmarks/llm_efficiency.py --dataset office --minutes 30          # every variant, seed 0
-    python benchmarks/llm_efficiency.py --dataset office --variants base full-finetune --minutes 30
+    python benchmarks/llm_efficiency.py --dataset office --variants base lora --minutes 30
 
-Every variant trains the recipe ``<dataset>-semantic-smollm2`` with a few overrides under the same
+Every variant trains the recipe ``<dataset>-atomic-smollm2`` (``--ids`` picks another) with a few overrides under the same
 wall-clock budget and seed, then is tested on the held-out users (full ranking, history excluded).
 Reported per variant: test HR@10 / NDCG@10, validity, best validation NDCG@10, optimiser steps, training
 tokens/s and training wall time, so a switch that makes steps cheaper but learning worse shows both.
 Runs already in the output JSON (same variant, budget and seed) are kept: the command resumes.
-Results: ``benchmarks/results/llm_efficiency-<dataset>.{json,md}``.
+Results: ``benchmarks/results/llm_efficiency-<dataset>-<ids>.{json,md}``.
 """
 
 from __future__ import annotations
@@ -30,13 +30,13 @@ from genrec.training.command import train_command  # noqa: E402
 RESULTS = Path(__file__).parent / "results"
 #: variant -> (what it switches, overrides on top of the recipe)
 VARIANTS: dict[str, tuple[str, list[str]]] = {
-    "base": ("8 of 30 layers, LoRA r16, bf16 autocast, packed chat prompt, all prefixes", []),
+    "base": ("the recipe as shipped (atomic: 8 of 30 layers, full fine-tune, bf16, short packed prompt)", []),
     "layers-4": ("keep the first 4 layers", ["backbone.keep_layers=4"]),
     "layers-16": ("keep the first 16 layers", ["backbone.keep_layers=16"]),
     "layers-all": ("all 30 layers", ["backbone.keep_layers=0"]),
-    "full-finetune": ("full fine-tuning instead of LoRA", ["backbone.finetune=full", "training.lr=0.0005"]),
+    "lora": ("LoRA r16 (+ new token rows) instead of full fine-tuning", ["backbone.finetune=lora", "training.lr=0.002"]),
     "sampled-2": ("sampled budget: 2 targets per user per epoch", ["training.prefixes=sampled", "training.sample_budget=2"]),
-    "short-prompt": ("no chat template, two-word instruction", ["prompt=sequence-short"]),
+    "chat-prompt": ("chat template + one-sentence instruction (longer prompt)", ["prompt=sequence"]),
     "titles-in-prompt": ("each history item followed by its title (longer prompts)", ["prompt=sequence-titles"]),
     "fp32": ("bf16 autocast off", ["training.autocast_bf16=false"]),
     "random-token-init": ("new token rows random instead of from item text", ["backbone.init_new_tokens=random"]),
@@ -71,23 +71,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dataset", default="office")
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     parser.add_argument("--minutes", type=float, default=30.0, help="training budget per variant")
+    parser.add_argument("--ids", default="atomic", help="identifier part of the recipe name")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--data-dir", type=Path, default=None)
     parser.add_argument("--work-dir", type=Path, default=Path("runs/llm_efficiency"))
     args = parser.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    stem = RESULTS / f"llm_efficiency-{args.dataset}"
+    stem = RESULTS / f"llm_efficiency-{args.dataset}-{args.ids}"
     payload: dict[str, Any] = {
-        "dataset": args.dataset, "seed": args.seed, "minutes": args.minutes, "runs": {},
+        "dataset": args.dataset, "ids": args.ids, "seed": args.seed, "minutes": args.minutes, "runs": {},
         "command": "python " + " ".join(sys.argv),
         "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "threads": args.threads},
     }  # fmt: skip
     if stem.with_suffix(".json").is_file():
         previous = json.loads(stem.with_suffix(".json").read_text())
-        if (previous["seed"], previous["minutes"]) == (args.seed, args.minutes):
+        if (previous["seed"], previous["minutes"], previous.get("ids")) == (
+            args.seed,
+            args.minutes,
+            args.ids,
+        ):
             payload["runs"] = previous["runs"]
-    recipe = f"{args.dataset}-semantic-smollm2"
+    recipe = f"{args.dataset}-{args.ids}-smollm2"
     for name in args.variants:
         if name in payload["runs"]:
             print(f"{name}: kept from {stem.with_suffix('.json')}")

@@ -43,14 +43,21 @@ def ensure_venv() -> Path:
     return python
 
 
-def export_atomic(data: InteractionData, directory: Path) -> Path:
+def recbole_name(name: str) -> str:
+    """The dataset name RecBole sees. Never a name RecBole knows itself: for ``ml-100k`` it would silently
+    read its bundled copy (real timestamps, its own tie order) instead of our export."""
+    return f"genrec_{name}"
+
+
+def export_atomic(data: InteractionData, directory: Path, name: str | None = None) -> Path:
     """``<dir>/<name>/<name>.inter``: user, item, timestamp (= position in the user's sequence)."""
-    folder = directory / data.name
+    name = name or data.name
+    folder = directory / name
     folder.mkdir(parents=True, exist_ok=True)
     lines = ["user_id:token\titem_id:token\ttimestamp:float"]
     for user, seq in zip(data.users, data.sequences, strict=True):
         lines.extend(f"{user}\t{data.catalogue.id_of(i)}\t{t}" for t, i in enumerate(seq))
-    path = folder / f"{data.name}.inter"
+    path = folder / f"{name}.inter"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
 
@@ -80,9 +87,10 @@ def run_recbole(
     data = split.data
     with tempfile.TemporaryDirectory(prefix="genrec-recbole-") as tmp:
         root = Path(tmp)
-        export_atomic(data, root)
+        name = recbole_name(data.name)
+        export_atomic(data, root, name)
         cfg_path, out_path = root / "config.json", root / "out.json"
-        cfg_path.write_text(json.dumps(recbole_settings(data.name, root, seed, epochs, threads, batch_size)))
+        cfg_path.write_text(json.dumps(recbole_settings(name, root, seed, epochs, threads, batch_size)))
         proc = subprocess.run(
             [python, str(RUNNER), str(cfg_path), str(out_path)],
             capture_output=True, text=True, cwd=root,  # RecBole writes log/ and log_tensorboard/ into cwd

@@ -151,6 +151,8 @@ def test_explanations_are_generated_text_from_the_base_lm(tiny_dir: Path) -> Non
     from genrec.recommenders.explain import Explainer, first_sentences
 
     assert first_sentences("One. Two! Three? Four.") == "One. Two!"
+    assert first_sentences("One is long. And then it stops mid") == "One is long."
+    assert first_sentences("no full stop at all") == "no full stop at all"
     train, _ = titled_data()
     rec = GenerativeRecommender(config(tiny_dir, epochs=1))
     rec.fit(train)

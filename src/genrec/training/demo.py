@@ -1,6 +1,6 @@
 """The generative part of `genrec demo`: a generative recommender on MovieLens-100K with semantic IDs.
 
-Trains the ``ml100k-semantic-compact`` recipe (or, with ``backbone="smollm2"``, ``ml100k-semantic-smollm2``:
+Trains the ``ml100k-semantic-compact`` recipe (or, with ``backbone="smollm2"``, ``ml100k-atomic-smollm2``:
 SmolLM2-135M-Instruct fine-tuned with a tiny budget) under a wall-clock budget, evaluates it on the held-out
 test users (full ranking, history excluded) and shows one user's recent history and top-10 with titles;
 the SmolLM2 path also shows one generated explanation.
@@ -22,7 +22,7 @@ from genrec.training.command import train_and_evaluate
 from genrec.training.config import load_config
 
 DEMO_RECIPE = "ml100k-semantic-compact"
-DEMO_RECIPES = {"compact": DEMO_RECIPE, "smollm2": "ml100k-semantic-smollm2"}
+DEMO_RECIPES = {"compact": DEMO_RECIPE, "smollm2": "ml100k-atomic-smollm2"}
 
 
 def demo_generative(
