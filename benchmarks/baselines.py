@@ -128,6 +128,10 @@ def main(argv: list[str] | None = None) -> int:
     )  # fmt: skip
     parser.add_argument("--progress", action="store_true")
     parser.add_argument(
+        "--merge", nargs="*", default=[], metavar="NAME",
+        help="first take the runs (and RecBole entries) from these result stems in --output, e.g. chains run in parallel",
+    )  # fmt: skip
+    parser.add_argument(
         "--resume", action="store_true",
         help="keep the runs already in the output JSON (same dataset, model, seed and settings); run the rest",
     )  # fmt: skip
@@ -152,6 +156,20 @@ def main(argv: list[str] | None = None) -> int:
             )
         results["datasets"], results["recbole"] = previous["datasets"], previous.get("recbole", {})
         results["command"] = " && ".join(dict.fromkeys([previous["command"], results["command"]]))
+    for other in args.merge:
+        merged = json.loads((args.output / other).with_suffix(".json").read_text())
+        if merged.get("settings") != settings:
+            raise SystemExit(f"--merge {other}: written with other settings {merged.get('settings')}")
+        for ds, models in merged["datasets"].items():
+            for model, entry in models.items():
+                target = results["datasets"].setdefault(ds, {}).setdefault(model, {"runs": []})
+                seeds = {r["seed"] for r in target["runs"]}
+                target["runs"] += [r for r in entry["runs"] if r["seed"] not in seeds]
+                target["runs"].sort(key=lambda r: r["seed"])
+                target["summary"] = summarise(target["runs"])
+        for ds, rb in merged.get("recbole", {}).items():
+            results["recbole"].setdefault(ds, rb)
+        results["command"] = " && ".join(dict.fromkeys([merged["command"], results["command"]]))
 
     def flush() -> None:
         write_json_atomic(stem.with_suffix(".json"), results)
@@ -162,18 +180,24 @@ def main(argv: list[str] | None = None) -> int:
         done = results["datasets"].setdefault(ds, {})
         for model in args.models:
             kept = {r["seed"]: r for r in done.get(model, {}).get("runs", [])}
-            runs = []
+            runs = [r for s, r in kept.items() if s not in args.seeds]
             for seed in args.seeds:
                 if seed in kept:
                     runs.append(kept[seed])
                     console.print(f"{ds} {model} seed {seed}: kept from {stem.with_suffix('.json')}")
                     continue
                 run = run_one(split, model, seed, {**extra, "num_threads": args.threads}, args.progress)
+                run["threads"] = args.threads
                 runs.append(run)
+                runs.sort(key=lambda r: r["seed"])
+                # Saved after every seed, so a killed chain loses at most the run in progress.
+                results["datasets"][ds][model] = {"runs": runs, "summary": summarise(runs)}
+                flush()
                 console.print(
                     f"{ds} {model} seed {seed}: HR@10 {run['test']['hr@10']:.4f} NDCG@10 "
                     f"{run['test']['ndcg@10']:.4f} ({run['train_wall_time_s']:.0f} s, {run['training']})"
                 )
+            runs.sort(key=lambda r: r["seed"])
             results["datasets"][ds][model] = {"runs": runs, "summary": summarise(runs)}
             flush()
         if args.recbole and ds not in results["recbole"]:

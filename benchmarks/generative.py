@@ -37,20 +37,48 @@ RESULTS = Path(__file__).parent / "results" / "generative"
 COLUMNS = ("hr@5", "ndcg@5", "hr@10", "ndcg@10", "hr@20", "ndcg@20", "validity")
 
 
+HARNESS = Path(__file__).parent / "results"
+
+
+def _harness_rows(dataset: str) -> tuple[dict[str, dict[str, float]], dict[str, int]]:
+    """Baseline rows (mean ± std over seeds) from ``benchmarks/baselines.py``'s results, if it has run.
+
+    Same split (leave-one-out, history excluded) and the same evaluator as the generative rows, so the
+    numbers stand side by side without retraining the baselines here.
+    """
+    rows: dict[str, dict[str, float]] = {}
+    seeds: dict[str, int] = {}
+    for path in sorted(HARNESS.glob("baselines*.json")):
+        models = json.loads(path.read_text()).get("datasets", {}).get(dataset, {})
+        for model, entry in models.items():
+            runs = entry.get("runs", [])
+            if not runs or len(runs) <= seeds.get(model, 0):
+                continue
+            row: dict[str, float] = {}
+            for key in (*COLUMNS, "train_s"):
+                if key == "validity":
+                    values = [1.0 for _ in runs]  # a ranking model only returns catalogue items
+                elif key == "train_s":
+                    values = [r["train_wall_time_s"] for r in runs]
+                else:
+                    values = [r["test"][key] for r in runs]
+                row[key], row[f"{key}_std"] = float(np.mean(values)), float(np.std(values))
+            rows[model], seeds[model] = row, len(runs)
+    return rows, seeds
+
+
 def _baselines(
     dataset: str, data_dir: Path | None, seed: int, max_minutes: float
 ) -> dict[str, dict[str, float]]:
-    """Popularity and SASRec rows on the same leave-one-out split (SASRec only if available)."""
+    """Popularity and SASRec trained here on the same split (when the harness results lack them)."""
+    from genrec.recommenders.sasrec import SASRecConfig, SASRecRecommender
+
     split = leave_one_out(load_dataset(dataset, data_dir), max_history=20)
     rows: dict[str, dict[str, float]] = {}
-    candidates: list[tuple[str, Any]] = [("popularity", PopularityRecommender(seed=seed))]
-    try:
-        from genrec.recommenders.sasrec import SASRecConfig, SASRecRecommender
-
-        sas_cfg = SASRecConfig(seed=seed, max_train_seconds=60.0 * max_minutes)
-        candidates.append(("sasrec", SASRecRecommender(sas_cfg)))
-    except ImportError:  # pragma: no cover - baselines land in a sibling issue
-        pass
+    sas_cfg = SASRecConfig(seed=seed, max_train_seconds=60.0 * max_minutes)
+    candidates: list[tuple[str, Any]] = [
+        ("popularity", PopularityRecommender(seed=seed)), ("sasrec-ce", SASRecRecommender(sas_cfg))
+    ]  # fmt: skip
     for name, rec in candidates:
         start = time.perf_counter()
         rec.fit(split.train_data(), split.valid_set())
@@ -90,49 +118,94 @@ def _markdown(title: str, rows: dict[str, dict[str, float]], n_seeds: dict[str, 
     return "\n".join(lines) + "\n"
 
 
+def combined_table() -> str:
+    """One Markdown table of every generative row written so far, with the harness baselines per dataset."""
+    by_dataset: dict[str, list[dict[str, Any]]] = {}
+    for path in sorted(RESULTS.glob("*.json")):
+        payload = json.loads(path.read_text())
+        if payload.get("runs"):
+            by_dataset.setdefault(payload.get("dataset", payload["recipe"].split("-")[0]), []).append(payload)
+    parts = ["# Generative recommenders beside the baselines (test, full ranking, history excluded)", ""]
+    for dataset, payloads in by_dataset.items():
+        rows, n_seeds = _harness_rows(dataset)
+        for payload in payloads:
+            rows[payload["recipe"]] = _summary(payload["runs"])
+            n_seeds[payload["recipe"]] = len(payload["runs"])
+        parts.append(_markdown(dataset, rows, n_seeds))
+    parts.append("Rows: `python benchmarks/generative.py --dataset D --ids I --backbone B --seeds 0 1 2`; "
+                 "baselines: `python benchmarks/baselines.py`.\n")  # fmt: skip
+    return "\n".join(parts)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--dataset", required=True)
+    parser.add_argument("--dataset")
     parser.add_argument(
-        "--ids", required=True, help="identifier part of the recipe name (prebuilt, semantic, ...)"
+        "--ids", help="identifier part of the recipe name (prebuilt, semantic, atomic, collaborative, title)"
     )
     parser.add_argument("--backbone", default="compact")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--data-dir", type=Path, default=None)
     parser.add_argument("--max-minutes", type=float, default=0.0, help="training budget per seed (0: recipe)")
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--baselines", action="store_true", help="also run popularity and SASRec rows")
+    parser.add_argument(
+        "--baselines", action="store_true",
+        help="put popularity and SASRec rows in the table: from benchmarks/baselines.py results, else trained here",
+    )  # fmt: skip
     parser.add_argument("--override", action="append", default=[], help="section.key=value (repeatable)")
     parser.add_argument("--work-dir", type=Path, default=Path("runs/benchmarks"))
+    parser.add_argument(
+        "--table", action="store_true", help="only rebuild benchmarks/results/generative.md from the rows"
+    )
     args = parser.parse_args()
+    if args.table:
+        write_text_atomic(RESULTS.parent / "generative.md", combined_table())
+        print(combined_table())
+        return
+    if not args.dataset or not args.ids:
+        parser.error("--dataset and --ids are required (or --table)")
     torch.set_num_threads(args.threads)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     recipe = f"{args.dataset}-{args.ids}-{args.backbone}"
     overrides = [*args.override, f"training.num_threads={args.threads}"]
     if args.max_minutes:
         overrides.append(f"training.max_minutes={args.max_minutes}")
-    runs: list[dict[str, Any]] = []
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    out = RESULTS / f"{recipe}.json"
+    previous = json.loads(out.read_text()) if out.is_file() else {}
+    kept = {r["seed"]: r for r in previous.get("runs", []) if previous.get("overrides") == overrides}
+    payload: dict[str, Any] = {
+        "recipe": recipe, "dataset": args.dataset, "seeds": args.seeds, "overrides": overrides, "runs": [],
+        "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "torch_threads": args.threads},
+    }  # fmt: skip
     for seed in args.seeds:
+        if seed in kept:  # finished earlier with the same overrides: a re-run only adds missing seeds
+            payload["runs"].append(kept[seed])
+            print(f"seed {seed}: kept from {out}")
+            continue
+        # An unfinished seed resumes from its checkpoint in the work dir.
         metrics = train_command(
             recipe, args.work_dir / f"{recipe}-seed{seed}", seed, args.data_dir, overrides
         )
         row = {**metrics["test"], "train_s": metrics["training"]["wall_time_s"], "seed": seed}
-        runs.append(row)
+        payload["runs"].append(row)
+        write_json_atomic(out, payload)  # after every seed
         print(json.dumps({"seed": seed, **{k: row[k] for k in (*COLUMNS, "train_s")}}))
-    rows = {recipe: _summary(runs)}
-    n_seeds = {recipe: len(runs)}
+    rows = {recipe: _summary(payload["runs"])}
+    n_seeds = {recipe: len(payload["runs"])}
     if args.baselines:
-        rows.update(_baselines(args.dataset, args.data_dir, args.seeds[0], args.max_minutes or 10.0))
-    payload = {
-        "recipe": recipe, "seeds": args.seeds, "overrides": overrides, "runs": runs, "rows": rows,
-        "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "torch_threads": args.threads},
-    }  # fmt: skip
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(RESULTS / f"{recipe}.json", payload)
+        harness, harness_seeds = _harness_rows(args.dataset)
+        if not harness:
+            harness = _baselines(args.dataset, args.data_dir, args.seeds[0], args.max_minutes or 10.0)
+        rows.update(harness)
+        n_seeds.update(harness_seeds)
+    payload["rows"] = rows
+    write_json_atomic(out, payload)
     md = _markdown(f"{args.dataset}: {args.ids} identifiers, {args.backbone} backbone", rows, n_seeds)
     write_text_atomic(RESULTS / f"{recipe}.md", md)
+    write_text_atomic(RESULTS.parent / "generative.md", combined_table())
     print(md)
 
 

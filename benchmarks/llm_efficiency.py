@@ -39,6 +39,7 @@ VARIANTS: dict[str, tuple[str, list[str]]] = {
     "chat-prompt": ("chat template + one-sentence instruction (longer prompt)", ["prompt=sequence"]),
     "titles-in-prompt": ("each history item followed by its title (longer prompts)", ["prompt=sequence-titles"]),
     "fp32": ("bf16 autocast off", ["training.autocast_bf16=false"]),
+    "identifier-loss": ("softmax over identifier tokens only at targets (skips the 49k-row text head)", ["training.loss_vocabulary=identifiers"]),
     "random-token-init": ("new token rows random instead of from item text", ["backbone.init_new_tokens=random"]),
 }  # fmt: skip
 

@@ -16,7 +16,7 @@ from genrec.evaluation.evaluator import evaluate
 from genrec.recommenders.generative import GenerativeRecommender
 from genrec.training.config import config_from_dict
 from genrec.training.examples import IGNORE
-from genrec.training.loop import target_loss
+from genrec.training.losses import target_loss
 
 COLOURS = ("red", "blue", "green", "black", "white")
 THINGS = ("chair", "lamp", "desk", "table", "pen", "box")

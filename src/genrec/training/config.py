@@ -116,6 +116,9 @@ class BackboneConfig:
         _check(bool(self.path), s, "path must not be empty")
 
 
+LOSS_VOCABULARIES = ("full", "identifiers")
+
+
 @dataclass(frozen=True)
 class TrainingConfig:
     """The training loop: examples, optimiser, schedule, validation, early stopping, checkpoints.
@@ -127,7 +130,10 @@ class TrainingConfig:
     budget (0: none). checkpoint_every: steps between resumable checkpoints (0: at validations/end only).
     autocast_bf16: run forward/backward under bfloat16 autocast (CPU). alignment_ratio: LC-Rec alignment
     examples (``alignment_tasks``: title -> identifier, identifier -> title) mixed into each epoch, as a share
-    of the next-item examples (0: off; pretrained backbones with item titles only).
+    of the next-item examples (0: off; pretrained backbones with item titles only). loss_vocabulary:
+    ``full`` scores each target token against the whole vocabulary; ``identifiers`` scores identifier tokens
+    against the identifier vocabulary only, the tokens trie decoding can emit (a pretrained LM's ~50k-row head
+    is skipped; alignment title text still uses the full vocabulary).
     """
 
     prefixes: str = "all"
@@ -151,6 +157,7 @@ class TrainingConfig:
     autocast_bf16: bool = False
     alignment_ratio: float = 0.0
     alignment_tasks: tuple[str, ...] = ALIGNMENT_TASKS
+    loss_vocabulary: str = "full"
 
     def __post_init__(self) -> None:
         s = "training"
@@ -169,6 +176,10 @@ class TrainingConfig:
         _check(self.weight_decay >= 0 and self.grad_clip >= 0, s, "weight_decay and grad_clip must be >= 0")
         _check(self.max_minutes >= 0 and self.num_threads >= 0, s, "max_minutes, num_threads must be >= 0")
         _check(self.alignment_ratio >= 0, s, f"alignment_ratio must be >= 0, got {self.alignment_ratio}")
+        _check(
+            self.loss_vocabulary in LOSS_VOCABULARIES, s,
+            f"loss_vocabulary must be one of {LOSS_VOCABULARIES}, got {self.loss_vocabulary!r}",
+        )  # fmt: skip
         bad = sorted(set(self.alignment_tasks) - set(ALIGNMENT_TASKS))
         _check(not bad, s, f"unknown alignment_tasks {bad}; allowed: {list(ALIGNMENT_TASKS)}")
         _check(

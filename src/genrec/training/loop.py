@@ -9,7 +9,6 @@ each rank takes a disjoint share of every epoch's batches; rank 0 validates and 
 
 from __future__ import annotations
 
-import inspect
 import logging
 import shutil
 import time
@@ -19,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from accelerate import Accelerator
 from accelerate.utils import broadcast_object_list
 from tqdm.auto import tqdm
@@ -28,13 +26,13 @@ from transformers import get_scheduler
 from genrec.training import checkpoint as ckpt
 from genrec.training.config import TrainingConfig
 from genrec.training.examples import (
-    IGNORE,
     ExampleBuilder,
     bucket_batches,
     collate,
     epoch_rng,
     shard_batches,
 )
+from genrec.training.losses import identifier_loss, identifier_vocabulary, target_loss
 
 logger = logging.getLogger(__name__)
 
@@ -73,34 +71,6 @@ class TrainResult:
             if row.get("step") == self.state.best_step:
                 return row
         return {}
-
-
-def _accepts_logits_to_keep(model: torch.nn.Module) -> bool:
-    inner: Any = getattr(model, "module", model)  # DDP wraps the model
-    if hasattr(inner, "get_base_model"):  # peft
-        inner = inner.get_base_model()
-    return "logits_to_keep" in inspect.signature(inner.forward).parameters
-
-
-def target_loss(model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-    """Mean next-token cross-entropy over the labelled positions, computing logits only where needed.
-
-    Positions before the first labelled target of the batch (the prompt prefix) never get vocabulary
-    logits (``logits_to_keep``); for a pretrained LM, whose head spans ~50k tokens, that head is as costly
-    as the rest of a trimmed model. Equals the model's own ``labels=`` loss (mean over labelled tokens).
-    """
-    labels = batch["labels"]  # (batch, length)
-    length = labels.shape[1]
-    predicts = (labels[:, 1:] != IGNORE).any(0).nonzero()  # positions t whose token t+1 is a target
-    if not _accepts_logits_to_keep(model) or len(predicts) == 0:
-        return model(**batch).loss
-    first = int(predicts[0])
-    keep = torch.arange(first, length - 1, device=labels.device)
-    out = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], logits_to_keep=keep)
-    logits = out.logits  # (batch, kept, vocab)
-    return F.cross_entropy(
-        logits.flatten(0, 1).float(), labels[:, first + 1 :].flatten(), ignore_index=IGNORE
-    )
 
 
 def _param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict[str, Any]]:
@@ -251,6 +221,9 @@ class Trainer:
         acc.wait_for_everyone()
         torch.manual_seed(self.seed + acc.process_index)
         total = self.total_steps()
+        vocabulary = (
+            identifier_vocabulary(self.builder.item_ids) if cfg.loss_vocabulary == "identifiers" else None
+        )
         optimizer = torch.optim.AdamW(_param_groups(self.model, cfg.weight_decay), lr=cfg.lr)
         scheduler = get_scheduler(cfg.scheduler, optimizer, min(cfg.warmup_steps, total), total)
         self._resume(optimizer, scheduler)
@@ -273,7 +246,10 @@ class Trainer:
                 batch = collate([examples[i] for i in batches[b]], self.pad_token_id)
                 batch = {k: v.to(acc.device) for k, v in batch.items()}
                 with torch.autocast(acc.device.type, dtype=torch.bfloat16, enabled=cfg.autocast_bf16):
-                    loss = target_loss(model, batch)
+                    if vocabulary is None:
+                        loss = target_loss(model, batch)
+                    else:
+                        loss = identifier_loss(model, batch, vocabulary)
                 acc.backward(loss)
                 if cfg.grad_clip:
                     acc.clip_grad_norm_(model.parameters(), cfg.grad_clip)
