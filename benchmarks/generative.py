@@ -101,7 +101,7 @@ def _summary(runs: list[dict[str, float]]) -> dict[str, float]:
 def _markdown(title: str, rows: dict[str, dict[str, float]], n_seeds: dict[str, int]) -> str:
     head = (
         "| model | seeds | "
-        + " | ".join(c.upper().replace("HR", "HR") for c in COLUMNS)
+        + " | ".join(c if c == "validity" else c.upper() for c in COLUMNS)
         + " | train time (s) |"
     )
     lines = [f"## {title}", "", head, "|" + "---|" * (len(COLUMNS) + 3)]
@@ -111,7 +111,7 @@ def _markdown(title: str, rows: dict[str, dict[str, float]], n_seeds: dict[str, 
             value, std = row.get(col), row.get(f"{col}_std")
             fmt = "{:.0f}" if col == "train_s" else "{:.4f}"
             cell = "–" if value is None else fmt.format(value)
-            if std and n_seeds.get(name, 1) > 1:
+            if value is not None and std is not None and n_seeds.get(name, 1) > 1:
                 cell += " ± " + fmt.format(std)
             cells.append(cell)
         lines.append(f"| {name} | {n_seeds.get(name, 1)} | " + " | ".join(cells) + " |")
