@@ -12,6 +12,7 @@ and put in the same table. Results: ``benchmarks/results/generative/<dataset>-<i
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import platform
@@ -32,6 +33,7 @@ from genrec.evaluation.evaluator import evaluate  # noqa: E402
 from genrec.recommenders.popularity import PopularityRecommender  # noqa: E402
 from genrec.tokenizers.persist import write_json_atomic, write_text_atomic  # noqa: E402
 from genrec.training.command import train_command  # noqa: E402
+from genrec.training.config import recipe_path  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results" / "generative"
 COLUMNS = ("hr@5", "ndcg@5", "hr@10", "ndcg@10", "hr@20", "ndcg@20", "validity")
@@ -88,6 +90,14 @@ def _baselines(
     return rows
 
 
+def recipe_sha(recipe: str) -> str | None:
+    """Hash of the shipped recipe file, so rows trained under an older version of it are recognised."""
+    try:
+        return hashlib.sha256(recipe_path(recipe).read_bytes()).hexdigest()[:12]
+    except Exception:  # a recipe that is no longer shipped
+        return None
+
+
 def _summary(runs: list[dict[str, float]]) -> dict[str, float]:
     out: dict[str, float] = {}
     for key in (*COLUMNS, "train_s"):
@@ -129,8 +139,11 @@ def combined_table() -> str:
     for dataset, payloads in by_dataset.items():
         rows, n_seeds = _harness_rows(dataset)
         for payload in payloads:
-            rows[payload["recipe"]] = _summary(payload["runs"])
-            n_seeds[payload["recipe"]] = len(payload["runs"])
+            name = payload["recipe"]
+            if payload.get("recipe_sha") != recipe_sha(name):
+                name += " (older recipe)"
+            rows[name] = _summary(payload["runs"])
+            n_seeds[name] = len(payload["runs"])
         parts.append(_markdown(dataset, rows, n_seeds))
     parts.append("Rows: `python benchmarks/generative.py --dataset D --ids I --backbone B --seeds 0 1 2`; "
                  "baselines: `python benchmarks/baselines.py`.\n")  # fmt: skip
@@ -175,9 +188,12 @@ def main() -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = RESULTS / f"{recipe}.json"
     previous = json.loads(out.read_text()) if out.is_file() else {}
-    kept = {r["seed"]: r for r in previous.get("runs", []) if previous.get("overrides") == overrides}
+    sha = recipe_sha(recipe)
+    same = previous.get("overrides") == overrides and previous.get("recipe_sha") == sha
+    kept = {r["seed"]: r for r in previous.get("runs", []) if same}
     payload: dict[str, Any] = {
-        "recipe": recipe, "dataset": args.dataset, "seeds": args.seeds, "overrides": overrides, "runs": [],
+        "recipe": recipe, "recipe_sha": sha, "dataset": args.dataset, "seeds": args.seeds,
+        "overrides": overrides, "runs": [],
         "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "torch_threads": args.threads},
     }  # fmt: skip
     for seed in args.seeds:
@@ -185,9 +201,9 @@ def main() -> None:
             payload["runs"].append(kept[seed])
             print(f"seed {seed}: kept from {out}")
             continue
-        # An unfinished seed resumes from its checkpoint in the work dir.
+        # An unfinished seed resumes from its checkpoint in the work dir (one per recipe version).
         metrics = train_command(
-            recipe, args.work_dir / f"{recipe}-seed{seed}", seed, args.data_dir, overrides
+            recipe, args.work_dir / f"{recipe}-seed{seed}-{sha}", seed, args.data_dir, overrides
         )
         row = {**metrics["test"], "train_s": metrics["training"]["wall_time_s"], "seed": seed}
         payload["runs"].append(row)

@@ -47,3 +47,31 @@ def test_model_is_sized_by_config_and_seeded() -> None:
     assert count_parameters(m1) < sum(p.numel() for p in m1.state_dict().values())
     out = m1(input_ids=torch.tensor([[tok.bos_token_id, 4, 5]]))
     assert out.logits.shape == (1, 3, len(tok))
+
+
+def test_hidden_dropout_acts_in_training_only_and_keeps_weights_plain() -> None:
+    sizes = {"num_layers": 2, "hidden_size": 32, "num_heads": 4, "intermediate_size": 64}
+    plain_cfg = BackboneConfig(**sizes, attention_dropout=0.0)  # type: ignore[arg-type]
+    drop_cfg = BackboneConfig(**sizes, attention_dropout=0.0, hidden_dropout=0.5)  # type: ignore[arg-type]
+    plain, tok = build_backbone(plain_cfg, ["<a_0>", "<a_1>", "<b_0>"], seed=1)
+    dropped, _ = build_backbone(drop_cfg, ["<a_0>", "<a_1>", "<b_0>"], seed=1)
+    ids = torch.tensor([[tok.bos_token_id, 4, 5, 6]])
+    # same weights and state-dict keys: the dropout adds no parameters and saves as plain Llama
+    assert plain.state_dict().keys() == dropped.state_dict().keys()
+    assert all(
+        torch.equal(a, b)
+        for a, b in zip(plain.state_dict().values(), dropped.state_dict().values(), strict=True)
+    )
+    plain.eval(), dropped.eval()
+    assert torch.allclose(plain(input_ids=ids).logits, dropped(input_ids=ids).logits)
+    dropped.train()
+    torch.manual_seed(0)
+    first = dropped(input_ids=ids).logits
+    second = dropped(input_ids=ids).logits
+    assert not torch.allclose(first, second)  # stochastic while training
+    plain.train()
+    assert torch.allclose(
+        plain(input_ids=ids).logits, plain(input_ids=ids).logits
+    )  # no dropout at all without it
+    with pytest.raises(ConfigError, match="hidden_dropout"):
+        BackboneConfig(hidden_dropout=1.0)

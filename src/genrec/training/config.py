@@ -62,7 +62,8 @@ class BackboneConfig:
     """The causal LM.
 
     ``compact``: a Llama-style decoder trained from scratch over identifier tokens, sized by ``num_layers``,
-    ``hidden_size``, ``num_heads``, ``intermediate_size``.
+    ``hidden_size``, ``num_heads``, ``intermediate_size``; ``hidden_dropout`` adds dropout on embeddings and residual branches (Llama has
+    none of its own).
 
     ``pretrained``: a pretrained causal LM from ``path`` (``smollm2`` = the bundled SmolLM2-135M-Instruct,
     or any Hugging Face model directory, or a ``.gguf`` file). Identifier tokens are added to its
@@ -77,6 +78,7 @@ class BackboneConfig:
     num_heads: int = 4
     intermediate_size: int = 512
     attention_dropout: float = 0.1
+    hidden_dropout: float = 0.0
     max_positions: int = 512
     tie_embeddings: bool = True
     path: str = "smollm2"
@@ -99,6 +101,7 @@ class BackboneConfig:
             f"hidden_size {self.hidden_size} must be divisible by num_heads {self.num_heads}",
         )
         _check(0.0 <= self.attention_dropout < 1.0, s, "attention_dropout must be in [0, 1)")
+        _check(0.0 <= self.hidden_dropout < 1.0, s, "hidden_dropout must be in [0, 1)")
         _check(self.keep_layers >= 0, s, f"keep_layers must be >= 0 (0 = all), got {self.keep_layers}")
         _check(
             self.finetune in FINETUNE_MODES,
