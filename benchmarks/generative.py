@@ -29,6 +29,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from genrec.data import leave_one_out, load_dataset  # noqa: E402
+from genrec.errors import ConfigError  # noqa: E402
 from genrec.evaluation.evaluator import evaluate  # noqa: E402
 from genrec.recommenders.popularity import PopularityRecommender  # noqa: E402
 from genrec.tokenizers.persist import write_json_atomic, write_text_atomic  # noqa: E402
@@ -94,7 +95,7 @@ def recipe_sha(recipe: str) -> str | None:
     """Hash of the shipped recipe file, so rows trained under an older version of it are recognised."""
     try:
         return hashlib.sha256(recipe_path(recipe).read_bytes()).hexdigest()[:12]
-    except Exception:  # a recipe that is no longer shipped
+    except ConfigError:  # a recipe that is no longer shipped
         return None
 
 
