@@ -1,7 +1,8 @@
 """A tiny, fully deterministic training run used by the resume and multi-process tests.
 
 Imported by the tests, and run as a script (in a subprocess that gets killed, or under
-``accelerate launch``): ``python run_tiny.py OUTPUT_DIR MAX_STEPS [--slow] [--record FILE]``.
+``accelerate launch``): ``python run_tiny.py OUTPUT_DIR MAX_STEPS [--slow] [--record FILE] [--sharded]
+[--validate] [--weights FILE]``.
 """
 
 from __future__ import annotations
@@ -34,8 +35,10 @@ def sequences() -> list[list[int]]:
     ]
 
 
-def make_trainer(output_dir: Path, max_steps: int, **training: Any) -> Trainer:
-    """Atomic ids, a 1-layer model with attention dropout (so RNG state matters on resume)."""
+def make_trainer(output_dir: Path, max_steps: int, sharded: bool | None = None, **training: Any) -> Trainer:
+    """Atomic ids, a 1-layer model with attention dropout (so RNG state matters on resume).
+
+    ``sharded=True`` forces the DeepSpeed / FSDP code path (engine state, all-rank validation, rebuild)."""
     lm_tok = build_lm_tokenizer([f"<item_{i}>" for i in range(N_ITEMS)])
     item_ids = [[int(lm_tok.convert_tokens_to_ids(f"<item_{i}>"))] for i in range(N_ITEMS)]
     backbone = BackboneConfig(
@@ -58,6 +61,7 @@ def make_trainer(output_dir: Path, max_steps: int, **training: Any) -> Trainer:
     return Trainer(
         model, builder, seqs, TrainingConfig(**opts), seed=0, output_dir=output_dir,
         pad_token_id=int(lm_tok.pad_token_id), validate=validate if opts["eval_every"] else None,
+        rebuild=lambda: build_compact_model(backbone, lm_tok, seed=1), sharded=sharded,
     )  # fmt: skip
 
 
@@ -67,7 +71,8 @@ def row_key(ids: torch.Tensor, mask: torch.Tensor) -> str:
 
 def main(argv: list[str]) -> None:
     output_dir, max_steps = Path(argv[0]), int(argv[1])
-    trainer = make_trainer(output_dir, max_steps)
+    extra: dict[str, Any] = {"eval_every": 4} if "--validate" in argv else {}
+    trainer = make_trainer(output_dir, max_steps, sharded=True if "--sharded" in argv else None, **extra)
     if "--slow" in argv:  # sleep in every forward so a parent can kill the run mid-way
         trainer.model.register_forward_pre_hook(lambda *_: time.sleep(0.01))
     seen: list[str] = []
@@ -80,6 +85,12 @@ def main(argv: list[str]) -> None:
 
         trainer.model.register_forward_pre_hook(record, with_kwargs=True)
     trainer.train()
+    if "--weights" in argv:  # the model handed back, as each rank sees it
+        model = trainer.accelerator.unwrap_model(trainer.model)
+        torch.save(
+            {k: v.detach().clone() for k, v in model.state_dict().items()},
+            f"{argv[argv.index('--weights') + 1]}.{trainer.accelerator.process_index}",
+        )
     if "--record" in argv:
         rank = trainer.accelerator.process_index
         record_file = Path(argv[argv.index("--record") + 1])

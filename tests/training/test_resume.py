@@ -11,7 +11,9 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import torch
+from safetensors.torch import load_file
 
 from genrec.training import checkpoint as ckpt
 
@@ -33,21 +35,33 @@ def assert_same(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> None:
         assert torch.equal(a[key], b[key]), key
 
 
-def test_halted_run_resumes_to_identical_weights_and_validation_history(tmp_path: Path) -> None:
+@pytest.mark.parametrize("sharded", [None, True], ids=["plain", "engine-state"])
+def test_halted_run_resumes_to_identical_weights_and_validation_history(
+    tmp_path: Path, sharded: bool | None
+) -> None:
+    """``engine-state`` is the DeepSpeed / FSDP path: model and optimizer go through accelerate's
+    save_state/load_state, and the model handed back is a rebuilt copy holding the best weights."""
     opts = {"eval_every": 8, "patience": 0}
-    full = run_tiny.make_trainer(tmp_path / "full", 24, **opts)
+    full = run_tiny.make_trainer(tmp_path / "full", 24, sharded=sharded, **opts)
     full_result = full.train()
-    halted = run_tiny.make_trainer(tmp_path / "cut", 24, **opts)
+    halted = run_tiny.make_trainer(tmp_path / "cut", 24, sharded=sharded, **opts)
     assert halted.train(halt_at_step=13).halted
-    assert ckpt.read_pointer(tmp_path / "cut")["latest"] == "step-00000010"
-    resumed = run_tiny.make_trainer(tmp_path / "cut", 24, **opts)
+    latest = ckpt.committed(tmp_path / "cut", "latest")
+    assert latest is not None and latest.name == "step-00000010"
+    assert ("optimizer" in ckpt.load_state(latest)) is (sharded is None)
+    assert (latest / "engine").is_dir() is bool(sharded)
+    resumed = run_tiny.make_trainer(tmp_path / "cut", 24, sharded=sharded, **opts)
     result = resumed.train()
     assert result.state.step == full_result.state.step == 24
     assert_same(weights(full), weights(resumed))
     assert result.state.history == full_result.state.history
     assert result.state.best_step == full_result.state.best_step >= 8
-    # the best checkpoint is kept and loaded at the end
-    assert ckpt.committed(tmp_path / "cut", "best") is not None
+    # the best checkpoint is kept and its weights are the model handed back
+    best = ckpt.committed(tmp_path / "cut", "best")
+    assert best is not None
+    saved = load_file(str(best / ckpt.WEIGHTS))
+    handed_back = weights(resumed)
+    assert saved and all(torch.equal(saved[k], handed_back[k]) for k in saved)
 
 
 def test_sigkilled_process_resumes_to_identical_weights(tmp_path: Path) -> None:

@@ -168,9 +168,15 @@ class GenerativeRecommender:
             validate = self._validator(subset)
         with tempfile.TemporaryDirectory(prefix="genrec-train-") as scratch:
             out = self.output_dir if self.output_dir is not None else Path(scratch)
+            vocabulary = self.item_tokenizer.vocabulary()
+
+            def rebuild() -> torch.nn.Module:  # an unsharded copy for DeepSpeed / FSDP runs
+                return build_backbone(cfg.backbone, vocabulary, cfg.seed, token_texts=token_texts)[0]
+
             trainer = Trainer(
                 self.model, self.example_builder(), [list(s) for s in train.sequences], cfg.training,
                 cfg.seed, out, pad_token_id=int(self.lm_tokenizer.pad_token_id), validate=validate,
+                rebuild=rebuild,
             )  # fmt: skip
             self.train_result = trainer.train()
         trained = trainer.accelerator.unwrap_model(trainer.model)

@@ -3,8 +3,12 @@
 Next-item prediction with the loss on target identifier tokens only, length-bucketed batches, AdamW with
 warm-up and decay, gradient clipping, a progress bar with tokens/s and ETA, validation every N steps with
 early stopping and the best weights kept, and atomic checkpoints from which a killed run resumes to the
-same weights as an uninterrupted one. Runs as is in one process or under ``accelerate launch`` (DDP):
-each rank takes a disjoint share of every epoch's batches; rank 0 validates and writes checkpoints.
+same weights as an uninterrupted one. Runs as is in one process or under ``accelerate launch``: each rank
+takes a disjoint share of every epoch's batches. Under DDP rank 0 validates and writes checkpoints. Under an
+engine that shards parameters or optimizer state (DeepSpeed, FSDP) every rank takes part: all ranks run the
+validation forward passes, the best weights are gathered collectively, checkpoints hold each rank's shard
+(``accelerate.save_state``), and the trained model is handed back as a fresh unsharded copy (``rebuild``)
+holding the best weights.
 """
 
 from __future__ import annotations
@@ -19,10 +23,11 @@ from typing import Any
 
 import torch
 from accelerate import Accelerator
-from accelerate.utils import broadcast_object_list
+from accelerate.utils import DistributedType, broadcast_object_list
 from tqdm.auto import tqdm
 from transformers import get_scheduler
 
+from genrec.errors import GenrecError
 from genrec.training import checkpoint as ckpt
 from genrec.training.config import TrainingConfig
 from genrec.training.examples import (
@@ -39,6 +44,10 @@ logger = logging.getLogger(__name__)
 #: Validation callback: the (unwrapped, eval-mode) model -> metrics including "ndcg@10" and "hr@10".
 Validate = Callable[[torch.nn.Module], dict[str, float]]
 SELECT_METRIC = "ndcg@10"
+#: Engines that shard parameters and/or optimizer state across processes.
+SHARDING_ENGINES = (DistributedType.DEEPSPEED, DistributedType.FSDP)
+#: Sub-directory of a checkpoint holding ``accelerate.save_state`` output (sharded runs only).
+ENGINE_STATE = "engine"
 
 
 @dataclass
@@ -87,7 +96,12 @@ def _param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict[str,
 
 
 class Trainer:
-    """Trains ``model`` on ``sequences`` with examples from ``builder``; checkpoints into ``output_dir``."""
+    """Trains ``model`` on ``sequences`` with examples from ``builder``; checkpoints into ``output_dir``.
+
+    ``rebuild`` makes a fresh, unsharded copy of the model (same architecture, any weights); it is required
+    under DeepSpeed / FSDP, whose trained module keeps its parameters sharded. ``sharded`` forces the
+    sharded-engine code path (None: on exactly under DeepSpeed / FSDP) so it can be tested under DDP.
+    """
 
     def __init__(
         self,
@@ -100,6 +114,8 @@ class Trainer:
         pad_token_id: int,
         validate: Validate | None = None,
         accelerator: Accelerator | None = None,
+        rebuild: Callable[[], torch.nn.Module] | None = None,
+        sharded: bool | None = None,
     ) -> None:
         self.model = model
         self.builder = builder
@@ -110,6 +126,13 @@ class Trainer:
         self.pad_token_id = pad_token_id
         self.validate = validate
         self.accelerator = accelerator or Accelerator(cpu=not torch.cuda.is_available())
+        engine = self.accelerator.distributed_type
+        self.sharded = engine in SHARDING_ENGINES if sharded is None else sharded
+        if engine in SHARDING_ENGINES and rebuild is None:
+            raise GenrecError(
+                f"training under {engine.value} needs Trainer(rebuild=...) to hand back the model"
+            )
+        self.rebuild = rebuild
         self.state = TrainState()
 
     # ------------------------------------------------------------------ data
@@ -137,31 +160,41 @@ class Trainer:
             broadcast_object_list(staging)
         directory = Path(str(staging[0]))
         ckpt.save_rng(directory, acc.process_index)
+        if self.sharded:  # each rank writes its shard of the model and optimizer state
+            acc.save_state(str(directory / ENGINE_STATE))
         weights = acc.get_state_dict(self.model)  # collective under FSDP / DeepSpeed ZeRO-3
         acc.wait_for_everyone()
         if acc.is_main_process:
             ckpt.save_weights(directory, weights)
             state = {
-                "optimizer": optimizer.state_dict(),
                 "scheduler": scheduler.state_dict(),
                 "trainer": asdict(self.state),
                 "world_size": acc.num_processes,
             }
+            if not self.sharded:
+                state["optimizer"] = optimizer.state_dict()
             ckpt.save_state(directory, state)
             ckpt.commit(self.output_dir, directory, name, "latest")
         acc.wait_for_everyone()
 
     def _save_best(self, metrics: dict[str, float]) -> None:
+        """Rank 0 writes the weights; sharded, every rank must call this (the gather is collective)."""
+        acc = self.accelerator
+        weights = acc.get_state_dict(self.model) if self.sharded else acc.unwrap_model(self.model)
+        if not acc.is_main_process:
+            return
         name = f"best-{self.state.step:08d}"
         staging = ckpt.new_staging_dir(self.output_dir, name)
-        ckpt.save_weights(staging, self.accelerator.unwrap_model(self.model))
+        ckpt.save_weights(staging, weights)
         (staging / "metrics.json").write_text(str(metrics))
         ckpt.commit(self.output_dir, staging, name, "best")
 
-    def _resume(self, optimizer: Any, scheduler: Any) -> bool:
+    def _resume(self, optimizer: Any, scheduler: Any) -> Path | None:
+        """Restore weights, schedule, RNG and trainer state (and, unsharded, the optimizer) before
+        ``prepare``; returns the checkpoint resumed from (sharded: its engine state is loaded after)."""
         latest = ckpt.committed(self.output_dir, "latest")
         if latest is None:
-            return False
+            return None
         state = ckpt.load_state(latest)
         if int(state.get("world_size", 1)) != self.accelerator.num_processes:
             logger.warning(
@@ -170,42 +203,59 @@ class Trainer:
                 self.accelerator.num_processes,
             )
         ckpt.load_weights(latest, self.model)
-        optimizer.load_state_dict(state["optimizer"])
+        if "optimizer" in state:
+            optimizer.load_state_dict(state["optimizer"])
+        elif not self.sharded:
+            raise GenrecError(
+                f"{latest}: written by a sharded run (DeepSpeed / FSDP); resume it the same way"
+            )
         scheduler.load_state_dict(state["scheduler"])
         self.state = TrainState(**state["trainer"])
         ckpt.load_rng(latest, self.accelerator.process_index)
         logger.info("resumed from %s (step %d)", latest, self.state.step)
-        return True
+        return latest
 
     # ------------------------------------------------------------------ validation
     def _run_validation(self) -> bool:
-        """Validate on rank 0, keep the best weights; returns True when early stopping triggers."""
+        """Validate (rank 0; sharded: every rank runs the same forward passes), keep the best weights;
+        returns True when early stopping triggers."""
         acc = self.accelerator
         result: list[Any] = [None]
-        if acc.is_main_process and self.validate is not None:
+        if self.validate is not None and (acc.is_main_process or self.sharded):
             model = acc.unwrap_model(self.model)
             model.eval()
             with torch.no_grad():
                 metrics = dict(self.validate(model))
             model.train()
-            metrics["step"] = float(self.state.step)
-            self.state.history.append(metrics)
-            value = metrics[SELECT_METRIC]
-            if value > self.state.best_metric:
-                self.state.best_metric, self.state.best_step, self.state.bad_evals = value, self.state.step, 0
-                self._save_best(metrics)
-            else:
-                self.state.bad_evals += 1
-            result = [(self.state.best_metric, self.state.best_step, self.state.bad_evals, metrics)]
+            if acc.is_main_process:
+                metrics["step"] = float(self.state.step)
+                improved = metrics[SELECT_METRIC] > self.state.best_metric
+                result = [(improved, metrics)]
         if acc.num_processes > 1:
             broadcast_object_list(result)
         if result[0] is None:
             return False
-        best, best_step, bad, metrics = result[0]
-        if not acc.is_main_process:
-            self.state.best_metric, self.state.best_step, self.state.bad_evals = best, best_step, bad
-            self.state.history.append(metrics)
-        return bool(self.config.patience and bad >= self.config.patience)
+        improved, metrics = result[0]
+        st = self.state
+        st.history.append(metrics)
+        if improved:
+            st.best_metric, st.best_step, st.bad_evals = metrics[SELECT_METRIC], st.step, 0
+            if acc.is_main_process or self.sharded:
+                self._save_best(metrics)
+        else:
+            st.bad_evals += 1
+        return bool(self.config.patience and st.bad_evals >= self.config.patience)
+
+    def _configure_deepspeed(self) -> None:
+        """DeepSpeed needs the micro-batch size and clipping in its config when no dataloader is prepared."""
+        plugin = getattr(self.accelerator.state, "deepspeed_plugin", None)
+        if plugin is None:
+            return
+        config = plugin.deepspeed_config
+        if config.get("train_micro_batch_size_per_gpu", "auto") == "auto":
+            config["train_micro_batch_size_per_gpu"] = self.config.batch_size
+        if config.get("gradient_clipping", "auto") == "auto":
+            config["gradient_clipping"] = self.config.grad_clip or 0.0
 
     # ------------------------------------------------------------------ main loop
     def train(self, halt_at_step: int | None = None) -> TrainResult:
@@ -226,9 +276,12 @@ class Trainer:
         )
         optimizer = torch.optim.AdamW(_param_groups(self.model, cfg.weight_decay), lr=cfg.lr)
         scheduler = get_scheduler(cfg.scheduler, optimizer, min(cfg.warmup_steps, total), total)
-        self._resume(optimizer, scheduler)
+        resumed = self._resume(optimizer, scheduler)
+        self._configure_deepspeed()
         model, optimizer = acc.prepare(self.model, optimizer)
         self.model = model
+        if resumed is not None and self.sharded:
+            acc.load_state(str(resumed / ENGINE_STATE))
         model.train()
         bar = tqdm(
             total=total,
@@ -295,7 +348,14 @@ class Trainer:
             self.state.stopped = "completed"
         self._save_checkpoint(optimizer, scheduler)
         best = ckpt.committed(self.output_dir, "best")
-        if best is not None:
+        if self.sharded and self.rebuild is not None:
+            # the trained module's parameters stay sharded: hand back a plain copy with the gathered weights
+            acc.wait_for_everyone()
+            source = best or ckpt.committed(self.output_dir, "latest")
+            self.model = self.rebuild()
+            if source is not None:
+                ckpt.load_weights(source, self.model)
+        elif best is not None:
             ckpt.load_weights(best, acc.unwrap_model(model))
         acc.wait_for_everyone()
         done_steps = self.state.step - start_step
