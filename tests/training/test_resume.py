@@ -15,6 +15,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from genrec.errors import GenrecError
 from genrec.training import checkpoint as ckpt
 
 HERE = Path(__file__).parent
@@ -95,3 +96,14 @@ def test_sigkilled_process_resumes_to_identical_weights(tmp_path: Path) -> None:
     reference = run_tiny.make_trainer(tmp_path / "reference", steps)
     reference.train()
     assert_same(weights(reference), weights(resumed))
+
+
+def test_a_multi_process_launch_that_came_up_single_process_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """accelerate ignores --use_fsdp without GPUs: each process would train alone as rank 0 into one dir."""
+    trainer = run_tiny.make_trainer(tmp_path / "run", 4)
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    with pytest.raises(GenrecError, match="WORLD_SIZE"):
+        trainer.train()
+    assert not (tmp_path / "run" / "checkpoints").exists()

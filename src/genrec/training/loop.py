@@ -14,6 +14,7 @@ holding the best weights.
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import time
 from collections.abc import Callable
@@ -262,6 +263,14 @@ class Trainer:
         """Train to the end (or resume and finish). ``halt_at_step`` stops right after that step exactly as
         a killed process would (no final validation or save) — used to test resumption."""
         cfg, acc = self.config, self.accelerator
+        launched = int(os.environ.get("WORLD_SIZE", "1") or 1)
+        if launched > 1 and acc.num_processes == 1:
+            # e.g. `accelerate launch --use_fsdp` without GPUs: every process would train alone as "rank 0"
+            # and write the same output directory
+            raise GenrecError(
+                f"launched as {launched} processes (WORLD_SIZE) but accelerate set up a single-process run; "
+                "DeepSpeed and FSDP need GPUs — on CPUs launch DDP with `accelerate launch --multi_gpu`"
+            )
         if cfg.num_threads:
             torch.set_num_threads(cfg.num_threads)
         if acc.is_main_process:
