@@ -34,7 +34,7 @@ from genrec.evaluation.evaluator import evaluate  # noqa: E402
 from genrec.recommenders.popularity import PopularityRecommender  # noqa: E402
 from genrec.tokenizers.persist import write_json_atomic, write_text_atomic  # noqa: E402
 from genrec.training.command import train_command  # noqa: E402
-from genrec.training.config import recipe_path  # noqa: E402
+from genrec.training.config import load_config  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results" / "generative"
 COLUMNS = ("hr@5", "ndcg@5", "hr@10", "ndcg@10", "hr@20", "ndcg@20", "validity")
@@ -91,12 +91,31 @@ def _baselines(
     return rows
 
 
-def recipe_sha(recipe: str) -> str | None:
-    """Hash of the shipped recipe file, so rows trained under an older version of it are recognised."""
+#: Fields that change how fast a run goes, not what it learns: left out of a row's identity.
+NOT_IDENTITY = (("seed",), ("training", "num_threads"), ("training", "progress"))
+
+
+def config_sha(recipe: str, overrides: list[str]) -> str | None:
+    """Hash of the resolved config (recipe + overrides, minus seed / threads / progress bar).
+
+    A row belongs to the config it trained, not to a file version: rows stay current when a recipe is
+    reformatted or an override is adopted into it, and become "older recipe" when any value changes.
+    """
     try:
-        return hashlib.sha256(recipe_path(recipe).read_bytes()).hexdigest()[:12]
-    except ConfigError:  # a recipe that is no longer shipped
+        resolved = load_config(recipe, overrides).to_dict()
+    except ConfigError:  # a recipe that is no longer shipped, or an override it no longer accepts
         return None
+    for path in NOT_IDENTITY:
+        node = resolved
+        for key in path[:-1]:
+            node = node[key]
+        node.pop(path[-1], None)
+    return hashlib.sha256(json.dumps(resolved, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def _overrides_label(overrides: list[str]) -> str:
+    shown = [o for o in overrides if not o.startswith(("training.num_threads=", "training.progress="))]
+    return f" (recipe + {', '.join(shown)})" if shown else ""
 
 
 def _summary(runs: list[dict[str, float]]) -> dict[str, float]:
@@ -141,8 +160,11 @@ def combined_table() -> str:
         rows, n_seeds = _harness_rows(dataset)
         for payload in payloads:
             name = payload["recipe"]
-            if payload.get("recipe_sha") != recipe_sha(name):
+            current = payload.get("config_sha")
+            if current is None or current != config_sha(name, payload.get("overrides", [])):
                 name += " (older recipe)"
+            elif current != config_sha(name, []):
+                name += _overrides_label(payload.get("overrides", []))
             rows[name] = _summary(payload["runs"])
             n_seeds[name] = len(payload["runs"])
         parts.append(_markdown(dataset, rows, n_seeds))
@@ -189,12 +211,15 @@ def main() -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = RESULTS / f"{recipe}.json"
     previous = json.loads(out.read_text()) if out.is_file() else {}
-    sha = recipe_sha(recipe)
-    same = previous.get("overrides") == overrides and previous.get("recipe_sha") == sha
+    sha = config_sha(recipe, overrides)
+    if sha is None:
+        parser.error(f"recipe {recipe!r} with overrides {args.override} does not load")
+    same = previous.get("config_sha") == sha
     kept = {r["seed"]: r for r in previous.get("runs", []) if same}
     payload: dict[str, Any] = {
-        "recipe": recipe, "recipe_sha": sha, "dataset": args.dataset, "seeds": args.seeds,
-        "overrides": overrides, "runs": [],
+        "recipe": recipe, "config_sha": sha, "dataset": args.dataset, "overrides": overrides,
+        # seeds run earlier under the same config stay: rows grow one seed (one session) at a time
+        "runs": [kept[s] for s in sorted(kept) if s not in args.seeds],
         "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "torch_threads": args.threads},
     }  # fmt: skip
     for seed in args.seeds:
@@ -210,6 +235,7 @@ def main() -> None:
         payload["runs"].append(row)
         write_json_atomic(out, payload)  # after every seed
         print(json.dumps({"seed": seed, **{k: row[k] for k in (*COLUMNS, "train_s")}}))
+    payload["runs"].sort(key=lambda r: r["seed"])
     rows = {recipe: _summary(payload["runs"])}
     n_seeds = {recipe: len(payload["runs"])}
     if args.baselines:

@@ -10,6 +10,7 @@ from tiny_pretrained import make_tiny_pretrained
 
 from genrec.errors import ConfigError
 from genrec.training.backbone import build_backbone
+from genrec.training.compact import add_residual_dropout
 from genrec.training.config import BackboneConfig, config_from_dict
 from genrec.training.pretrained import load_pretrained, merge_for_inference
 
@@ -79,6 +80,23 @@ def test_lora_trains_adapters_and_new_rows_only_and_merges_exactly(tiny_dir: Pat
     assert not torch.allclose(merged.get_input_embeddings().weight[n_old:], torch.zeros(1))
 
 
+@pytest.mark.parametrize("finetune", ["full", "lora"])
+def test_hidden_dropout_is_active_in_training_only(tiny_dir: Path, finetune: str) -> None:
+    model, tok = build_backbone(_config(tiny_dir, finetune=finetune, hidden_dropout=0.5), VOCAB, 0, TEXTS)
+    plain, _ = build_backbone(_config(tiny_dir, finetune=finetune), VOCAB, 0, TEXTS)
+    x = torch.tensor([[5, 6, *tok.convert_tokens_to_ids(VOCAB), 7]])
+    model.train()
+    with torch.no_grad():
+        a, b = model(input_ids=x).logits, model(input_ids=x).logits
+    assert not torch.allclose(a, b)  # dropout draws differ between two training forwards
+    model.eval()
+    plain.eval()
+    with torch.no_grad():
+        torch.testing.assert_close(model(input_ids=x).logits, plain(input_ids=x).logits)
+    saved = merge_for_inference(model)  # hooks leave the weights (and a saved model) plain Llama
+    assert type(saved).__name__ == "LlamaForCausalLM"
+
+
 def test_bad_backbones_are_clear_errors(tiny_dir: Path, tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="not a Hugging Face model directory"):
         build_backbone(_config(tmp_path / "nowhere"), VOCAB, 0)
@@ -88,6 +106,8 @@ def test_bad_backbones_are_clear_errors(tiny_dir: Path, tmp_path: Path) -> None:
         build_backbone(_config(tiny_dir), ["chair"], 0)
     with pytest.raises(ConfigError, match="no modules named"):
         build_backbone(_config(tiny_dir, lora_targets=("nope_proj",)), VOCAB, 0)
+    with pytest.raises(ConfigError, match="not a Llama-style decoder"):
+        add_residual_dropout(torch.nn.Linear(2, 2), 0.1)
     with pytest.raises(ConfigError, match="finetune must be one of"):
         _config(tiny_dir, finetune="half")
     with pytest.raises(ConfigError, match=r"backbone\.lora_targets: expected a list"):

@@ -71,7 +71,7 @@ def build_compact_model(config: BackboneConfig, lm_tokenizer: Any, seed: int) ->
     return model
 
 
-def add_residual_dropout(model: LlamaForCausalLM, p: float) -> None:
+def add_residual_dropout(model: Any, p: float) -> None:
     """Dropout on the token embeddings and on each attention / MLP output before its residual add.
 
     Llama has no such dropout (only on attention weights), yet a small decoder trained from scratch on a
@@ -87,8 +87,20 @@ def add_residual_dropout(model: LlamaForCausalLM, p: float) -> None:
             return (torch.nn.functional.dropout(output[0], p, training=True), *output[1:])
         return torch.nn.functional.dropout(output, p, training=True)
 
-    model.model.embed_tokens.register_forward_hook(drop_output)
-    for layer in model.model.layers:
+    body = getattr(model, "model", None)
+    layers = getattr(body, "layers", None)
+    if body is None or layers is None or not hasattr(body, "embed_tokens"):
+        raise ConfigError(
+            f"backbone.hidden_dropout: {type(model).__name__} is not a Llama-style decoder "
+            "(model.embed_tokens, model.layers); set hidden_dropout: 0 for it"
+        )
+    if not all(hasattr(layer, "self_attn") and hasattr(layer, "mlp") for layer in layers):
+        raise ConfigError(
+            f"backbone.hidden_dropout: {type(model).__name__}'s layers have no self_attn / mlp; "
+            "set hidden_dropout: 0 for it"
+        )
+    body.embed_tokens.register_forward_hook(drop_output)
+    for layer in layers:
         layer.self_attn.register_forward_hook(drop_output)
         layer.mlp.register_forward_hook(drop_output)
 
@@ -99,11 +111,13 @@ def count_parameters(model: torch.nn.Module) -> int:
 
 
 def build_backbone(config: BackboneConfig, vocabulary: Sequence[str], seed: int) -> tuple[Any, Any]:
-    """(causal LM, LM tokenizer) for ``config``; identifier tokens become the tokenizer's vocabulary.
+    """(compact causal LM, LM tokenizer) for ``config``; identifier tokens become the tokenizer's vocabulary.
 
-    Only ``compact`` exists today; pretrained backbones plug in here with the same return contract.
+    `genrec.training.backbone.build_backbone` is the entry point for every kind; this one builds ``compact``.
     """
     if config.kind != "compact":
-        raise ConfigError(f"backbone kind {config.kind!r} is not available; use 'compact'")
+        raise ConfigError(
+            f"backbone kind {config.kind!r} is not the compact decoder; use genrec.training.backbone.build_backbone"
+        )
     lm_tokenizer = build_lm_tokenizer(vocabulary)
     return build_compact_model(config, lm_tokenizer, seed), lm_tokenizer

@@ -62,8 +62,9 @@ class BackboneConfig:
     """The causal LM.
 
     ``compact``: a Llama-style decoder trained from scratch over identifier tokens, sized by ``num_layers``,
-    ``hidden_size``, ``num_heads``, ``intermediate_size``; ``hidden_dropout`` adds dropout on embeddings and residual branches (Llama has
-    none of its own).
+    ``hidden_size``, ``num_heads``, ``intermediate_size``; ``attention_dropout`` applies to it only.
+    ``hidden_dropout`` (both kinds) adds dropout on the token embeddings and on each attention / MLP
+    output before its residual add (Llama-family models have none of their own).
 
     ``pretrained``: a pretrained causal LM from ``path`` (``smollm2`` = the bundled SmolLM2-135M-Instruct,
     or any Hugging Face model directory, or a ``.gguf`` file). Identifier tokens are added to its

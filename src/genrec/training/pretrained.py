@@ -20,6 +20,7 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from genrec.errors import ConfigError
+from genrec.training.compact import add_residual_dropout
 from genrec.training.config import BackboneConfig
 
 logger = logging.getLogger(__name__)
@@ -185,7 +186,8 @@ def build_pretrained_backbone(
     token_texts: Mapping[str, Sequence[str]] | None = None,
 ) -> tuple[Any, Any]:
     """(trainable LM, LM tokenizer): load ``config.path``, trim, add and initialise identifier tokens,
-    wrap for LoRA or full fine-tuning."""
+    add residual dropout (``hidden_dropout``; pretrained Llama-family LMs ship with none, and a 135M LM
+    fine-tuned on a few thousand users overfits within ~10 epochs), wrap for LoRA or full fine-tuning."""
     model, tokenizer = load_pretrained(config.path)
     keep_first_layers(model, config.keep_layers)
     new_ids = add_identifier_tokens(model, tokenizer, vocabulary) if vocabulary else []
@@ -195,5 +197,7 @@ def build_pretrained_backbone(
             texts = [list(token_texts.get(tok, ())) for tok in vocabulary]
         n = init_token_rows(model, tokenizer, new_ids, texts, seed)
         logger.info("initialised %d of %d identifier token rows from item text", n, len(new_ids))
+    if config.hidden_dropout > 0.0:  # after the resize, which replaces the embedding module
+        add_residual_dropout(model, config.hidden_dropout)
     model.config.use_cache = True
     return apply_finetuning(model, config, new_ids, seed), tokenizer

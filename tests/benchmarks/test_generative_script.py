@@ -1,0 +1,54 @@
+"""`benchmarks/generative.py`: a row's identity is its resolved config; labels in the combined table."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "generative.py"
+RECIPE = "office-atomic-compact"
+
+
+@pytest.fixture
+def script() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("generative_script", SCRIPT)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["generative_script"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_config_identity_ignores_speed_settings_only(script: ModuleType) -> None:
+    bare = script.config_sha(RECIPE, [])
+    assert bare is not None
+    assert script.config_sha(RECIPE, ["training.num_threads=2", "seed=3"]) == bare
+    assert script.config_sha(RECIPE, ["training.lr=0.001"]) != bare
+    assert script.config_sha(RECIPE, ["training.max_minutes=5"]) != bare  # a budget changes the model
+    assert script.config_sha("no-such-recipe", []) is None
+
+
+def test_combined_table_labels_overrides_and_older_configs(
+    script: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(script, "RESULTS", tmp_path)
+    monkeypatch.setattr(script, "_harness_rows", lambda dataset: ({}, {}))
+    run = {"seed": 0, "hr@10": 0.1, "ndcg@10": 0.05, "validity": 1.0, "train_s": 10.0}
+
+    def write(name: str, sha: str | None, overrides: list[str]) -> None:
+        payload = {"recipe": RECIPE, "dataset": "office", "config_sha": sha, "overrides": overrides}
+        (tmp_path / f"{name}.json").write_text(json.dumps({**payload, "runs": [run]}))
+
+    threads = ["training.num_threads=1"]
+    write("a", script.config_sha(RECIPE, threads), threads)
+    assert f"| {RECIPE} | 1 |" in script.combined_table()
+    lr = ["training.lr=0.001", *threads]
+    write("a", script.config_sha(RECIPE, lr), lr)
+    assert f"| {RECIPE} (recipe + training.lr=0.001) | 1 |" in script.combined_table()
+    write("a", "0123456789ab", threads)  # trained under values the recipe no longer has
+    assert f"| {RECIPE} (older recipe) | 1 |" in script.combined_table()
