@@ -48,6 +48,18 @@ class TestRQVAE(TokenizerContract):
         return RQVAETokenizer(TINY_RQVAE, embed=fake_embed)
 
 
+class TestRQVAEFromInteractions(TokenizerContract):
+    def make(self, tmp_path: Path) -> ItemTokenizer:
+        return RQVAETokenizer(TINY_RQVAE, embed=fake_embed, source="interactions", interaction_dim=8)
+
+
+class TestResidualKMeansFromInteractions(TokenizerContract):
+    def make(self, tmp_path: Path) -> ItemTokenizer:
+        return ResidualKMeansTokenizer(
+            ResidualKMeansConfig(codebook_size=6), embed=fake_embed, source="interactions", interaction_dim=8
+        )
+
+
 class TestResidualKMeans(TokenizerContract):
     def make(self, tmp_path: Path) -> ItemTokenizer:
         return ResidualKMeansTokenizer(ResidualKMeansConfig(codebook_size=6), embed=fake_embed)

@@ -52,11 +52,17 @@ def build_tokenizer(
         if name == "rqvae":
             if "hidden" in opts:
                 opts["hidden"] = tuple(opts["hidden"])
-            spread = bool(opts.pop("spread", True))
-            return RQVAETokenizer(RQVAEConfig(**opts), embed=embed, spread=spread)
+            spread, source = bool(opts.pop("spread", True)), opts.pop("source", "text")
+            dim = int(opts.pop("interaction_dim", 64))
+            return RQVAETokenizer(
+                RQVAEConfig(**opts), embed=embed, spread=spread, source=source, interaction_dim=dim
+            )
         if name == "residual_kmeans":
-            spread = bool(opts.pop("spread", True))
-            return ResidualKMeansTokenizer(ResidualKMeansConfig(**opts), embed=embed, spread=spread)
+            spread, source = bool(opts.pop("spread", True)), opts.pop("source", "text")
+            dim = int(opts.pop("interaction_dim", 64))
+            return ResidualKMeansTokenizer(
+                ResidualKMeansConfig(**opts), embed=embed, spread=spread, source=source, interaction_dim=dim
+            )
         if name == "collaborative":
             return CollaborativeTokenizer(CollaborativeConfig(**opts))
     except TypeError as exc:

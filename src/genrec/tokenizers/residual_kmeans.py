@@ -102,9 +102,20 @@ class ResidualKMeansTokenizer(SemanticTokenizer):
     name = "residual_kmeans"
 
     def __init__(
-        self, config: ResidualKMeansConfig | None = None, embed: EmbedFn | None = None, spread: bool = True
+        self,
+        config: ResidualKMeansConfig | None = None,
+        embed: EmbedFn | None = None,
+        spread: bool = True,
+        source: str = "text",
+        interaction_dim: int = 64,
     ) -> None:
-        super().__init__(ResidualKMeansQuantiser(config), embed=embed, spread=spread)
+        super().__init__(
+            ResidualKMeansQuantiser(config),
+            embed=embed,
+            spread=spread,
+            source=source,
+            interaction_dim=interaction_dim,
+        )
 
     @classmethod
     def load(cls, directory: Path, embed: EmbedFn | None = None) -> ResidualKMeansTokenizer:

@@ -207,9 +207,16 @@ class RQVAETokenizer(SemanticTokenizer):
     name = "rqvae"
 
     def __init__(
-        self, config: RQVAEConfig | None = None, embed: EmbedFn | None = None, spread: bool = True
+        self,
+        config: RQVAEConfig | None = None,
+        embed: EmbedFn | None = None,
+        spread: bool = True,
+        source: str = "text",
+        interaction_dim: int = 64,
     ) -> None:
-        super().__init__(RQVAEQuantiser(config), embed=embed, spread=spread)
+        super().__init__(
+            RQVAEQuantiser(config), embed=embed, spread=spread, source=source, interaction_dim=interaction_dim
+        )
 
     @classmethod
     def load(cls, directory: Path, embed: EmbedFn | None = None) -> RQVAETokenizer:

@@ -8,6 +8,10 @@ tokens: ``("<a_12>", "<b_3>", "<c_200>", "<d_0>")``.
 Cold start: a new item's codes come from its text alone (embedded and passed through the trained
 quantiser, nearest codes, no spreading), then the next free collision-breaking code for that prefix, so
 no existing identifier ever changes.
+
+``source: interactions`` quantises collaborative item vectors (`interaction_embeddings`: SVD of the
+training co-occurrence graph) instead of text, for catalogues that have no text. New items then have no
+interactions: they get the zero vector's codes and are numbered by the collision level.
 """
 
 from __future__ import annotations
@@ -19,11 +23,15 @@ from pathlib import Path
 import numpy as np
 
 from genrec.data.catalogue import Catalogue
-from genrec.errors import GenrecError
+from genrec.errors import ConfigError, GenrecError
+from genrec.tokenizers.interaction_embeddings import interaction_embeddings
 from genrec.tokenizers.levels import CollisionBreaker, level_token, level_tokens
 from genrec.tokenizers.quantiser import Quantiser, spread_last_level
 from genrec.tokenizers.table import IdentifierTable, load_table, save_table
 from genrec.tokenizers.text_embeddings import EmbedFn, MiniLMEmbedder, item_texts
+
+#: What the quantiser reads: item-text embeddings, or collaborative vectors from training interactions.
+SOURCES = ("text", "interactions")
 
 
 class SemanticTokenizer:
@@ -31,10 +39,23 @@ class SemanticTokenizer:
 
     name = "semantic"
 
-    def __init__(self, quantiser: Quantiser, embed: EmbedFn | None = None, spread: bool = True) -> None:
+    def __init__(
+        self,
+        quantiser: Quantiser,
+        embed: EmbedFn | None = None,
+        spread: bool = True,
+        source: str = "text",
+        interaction_dim: int = 64,
+    ) -> None:
+        if source not in SOURCES:
+            raise ConfigError(f"{self.name}: source must be one of {SOURCES}, got {source!r}")
+        if interaction_dim < 1:
+            raise ConfigError(f"{self.name}: interaction_dim must be >= 1, got {interaction_dim}")
         self.quantiser = quantiser
         self.embed: EmbedFn = embed if embed is not None else MiniLMEmbedder()
         self.spread = spread
+        self.source = source
+        self.interaction_dim = interaction_dim
         self.table = IdentifierTable()
         self.breaker = CollisionBreaker()
         #: Quantiser codes (before collision breaking) of every item, shape (n, levels).
@@ -50,9 +71,21 @@ class SemanticTokenizer:
         return x
 
     def fit(self, catalogue: Catalogue, train_sequences: Sequence[Sequence[int]], seed: int) -> None:
-        """Embed every item's text, fit the quantiser, assign identifiers (train sequences are unused)."""
+        """Embed every item (its text, or its training interactions), fit the quantiser, assign identifiers."""
         t0 = time.perf_counter()
-        x = self._embed(catalogue, range(len(catalogue)))
+        if self.source == "interactions":
+            x = interaction_embeddings(len(catalogue), train_sequences, self.interaction_dim, seed)
+        else:
+            fields = ("title", "brand", "categories", "description")
+            if len(catalogue) and not any(
+                catalogue.text(i, f).strip() for i in range(len(catalogue)) for f in fields
+            ):
+                raise ConfigError(
+                    f"{self.name}: the catalogue has no item text (title, brand, categories, description), so "
+                    "text semantic IDs cannot be built; set the option source: interactions, or use "
+                    "collaborative, atomic or prebuilt identifiers"
+                )
+            x = self._embed(catalogue, range(len(catalogue)))
         t1 = time.perf_counter()
         self.quantiser.fit(x, seed)
         raw = self.quantiser.codes(x)
@@ -77,7 +110,11 @@ class SemanticTokenizer:
         """Cold start: codes of new items from their text through the trained quantiser."""
         new = self.table.new_items(catalogue)
         if new:
-            codes = self.quantiser.codes(self._embed(catalogue, new))
+            if self.source == "interactions":  # no interactions yet: the zero vector's codes
+                dim = self.interaction_dim
+                codes = self.quantiser.codes(np.zeros((len(new), dim), dtype=np.float32))
+            else:
+                codes = self.quantiser.codes(self._embed(catalogue, new))
             self.raw_codes = np.concatenate([self.raw_codes, codes], axis=0)
             self._append(catalogue, new, codes)
         return new
@@ -105,13 +142,18 @@ class SemanticTokenizer:
         directory.mkdir(parents=True, exist_ok=True)
         self.quantiser.save(directory)
         np.save(directory / "codes.npy", np.stack([self.codes, self.raw_codes]))
-        state = {"spread": self.spread, "breaker": self.breaker.to_json(), "timings": self.timings}
+        state = {
+            "spread": self.spread, "breaker": self.breaker.to_json(), "timings": self.timings,
+            "source": self.source, "interaction_dim": self.interaction_dim,
+        }  # fmt: skip
         save_table(directory, self.name, self.table, state)
 
     def _restore(self, directory: Path) -> None:
         self.table, state = load_table(directory, self.name)
         self.quantiser.load_state(directory)
         self.spread = bool(state.get("spread", True))
+        self.source = str(state.get("source", "text"))
+        self.interaction_dim = int(state.get("interaction_dim", 64))
         self.breaker = CollisionBreaker.from_json(state.get("breaker"))
         both = np.load(directory / "codes.npy")
         self.codes, self.raw_codes = both[0], both[1]
