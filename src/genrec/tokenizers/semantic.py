@@ -153,7 +153,8 @@ class SemanticTokenizer:
         self.quantiser.load_state(directory)
         self.spread = bool(state.get("spread", True))
         self.source = str(state.get("source", "text"))
-        self.interaction_dim = int(state.get("interaction_dim", 64))
+        dim = state.get("interaction_dim", 64)
+        self.interaction_dim = int(dim) if isinstance(dim, int | float | str) else 64
         self.breaker = CollisionBreaker.from_json(state.get("breaker"))
         both = np.load(directory / "codes.npy")
         self.codes, self.raw_codes = both[0], both[1]
