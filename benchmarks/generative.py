@@ -113,6 +113,27 @@ def config_sha(recipe: str, overrides: list[str]) -> str | None:
     return hashlib.sha256(json.dumps(resolved, sort_keys=True).encode()).hexdigest()[:12]
 
 
+def results_file(recipe: str, sha: str) -> Path:
+    """Where a row of (recipe, resolved config) lives: the file already holding that config, else
+    ``<recipe>.json`` for the recipe as shipped and ``<recipe>@<sha>.json`` for an override experiment
+    (so an experiment never overwrites the recipe's row, nor another experiment's)."""
+    for path in sorted(RESULTS.glob(f"{recipe}*.json")):
+        payload = json.loads(path.read_text())
+        if payload.get("recipe") == recipe and payload.get("config_sha") == sha:
+            return path
+    plain = RESULTS / f"{recipe}.json"
+    if sha == config_sha(recipe, []) and not plain.is_file():
+        return plain
+    if sha == config_sha(recipe, []):  # the recipe changed since its old row was written: keep that row
+        stale = json.loads(plain.read_text())
+        plain.rename(RESULTS / f"{recipe}@{stale.get('config_sha') or 'older'}.json")
+        old_md = plain.with_suffix(".md")
+        if old_md.is_file():
+            old_md.rename(RESULTS / f"{recipe}@{stale.get('config_sha') or 'older'}.md")
+        return plain
+    return RESULTS / f"{recipe}@{sha}.json"
+
+
 def _overrides_label(overrides: list[str]) -> str:
     shown = [o for o in overrides if not o.startswith(("training.num_threads=", "training.progress="))]
     return f" (recipe + {', '.join(shown)})" if shown else ""
@@ -209,11 +230,11 @@ def main() -> None:
     if args.max_minutes:
         overrides.append(f"training.max_minutes={args.max_minutes}")
     RESULTS.mkdir(parents=True, exist_ok=True)
-    out = RESULTS / f"{recipe}.json"
-    previous = json.loads(out.read_text()) if out.is_file() else {}
     sha = config_sha(recipe, overrides)
     if sha is None:
         parser.error(f"recipe {recipe!r} with overrides {args.override} does not load")
+    out = results_file(recipe, sha)
+    previous = json.loads(out.read_text()) if out.is_file() else {}
     same = previous.get("config_sha") == sha
     kept = {r["seed"]: r for r in previous.get("runs", []) if same}
     payload: dict[str, Any] = {
@@ -247,7 +268,7 @@ def main() -> None:
     payload["rows"] = rows
     write_json_atomic(out, payload)
     md = _markdown(f"{args.dataset}: {args.ids} identifiers, {args.backbone} backbone", rows, n_seeds)
-    write_text_atomic(RESULTS / f"{recipe}.md", md)
+    write_text_atomic(out.with_suffix(".md"), md)
     write_text_atomic(RESULTS.parent / "generative.md", combined_table())
     print(md)
 

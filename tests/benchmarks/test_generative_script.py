@@ -52,3 +52,19 @@ def test_combined_table_labels_overrides_and_older_configs(
     assert f"| {RECIPE} (recipe + training.lr=0.001) | 1 |" in script.combined_table()
     write("a", "0123456789ab", threads)  # trained under values the recipe no longer has
     assert f"| {RECIPE} (older recipe) | 1 |" in script.combined_table()
+
+
+def test_an_override_experiment_never_overwrites_the_recipes_row(
+    script: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(script, "RESULTS", tmp_path)
+    bare = script.config_sha(RECIPE, [])
+    assert script.results_file(RECIPE, bare) == tmp_path / f"{RECIPE}.json"
+    (tmp_path / f"{RECIPE}.json").write_text(json.dumps({"recipe": RECIPE, "config_sha": bare, "runs": []}))
+    lr = script.config_sha(RECIPE, ["training.lr=0.001"])
+    assert script.results_file(RECIPE, lr) == tmp_path / f"{RECIPE}@{lr}.json"
+    assert script.results_file(RECIPE, bare) == tmp_path / f"{RECIPE}.json"  # found by its config
+    # the recipe's own row from an older version of the recipe is kept aside, not overwritten
+    (tmp_path / f"{RECIPE}.json").write_text(json.dumps({"recipe": RECIPE, "config_sha": "0ld", "runs": []}))
+    assert script.results_file(RECIPE, bare) == tmp_path / f"{RECIPE}.json"
+    assert (tmp_path / f"{RECIPE}@0ld.json").is_file() and not (tmp_path / f"{RECIPE}.json").exists()
