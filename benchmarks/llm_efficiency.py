@@ -79,7 +79,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work-dir", type=Path, default=Path("runs/llm_efficiency"))
     args = parser.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    stem = RESULTS / f"llm_efficiency-{args.dataset}-{args.ids}"
+    # times are only comparable at one thread count: each count has its own table (2 threads: no suffix)
+    suffix = "" if args.threads == 2 else f"-{args.threads}threads"
+    stem = RESULTS / f"llm_efficiency-{args.dataset}-{args.ids}{suffix}"
     payload: dict[str, Any] = {
         "dataset": args.dataset, "ids": args.ids, "seed": args.seed, "minutes": args.minutes, "runs": {},
         "command": "python " + " ".join(sys.argv),
