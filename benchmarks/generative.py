@@ -122,20 +122,19 @@ def results_file(recipe: str, sha: str) -> Path:
         if payload.get("recipe") == recipe and payload.get("config_sha") == sha:
             return path
     plain = RESULTS / f"{recipe}.json"
-    if sha == config_sha(recipe, []) and not plain.is_file():
-        return plain
-    if sha == config_sha(recipe, []):  # the recipe changed since its old row was written: keep that row
-        stale = json.loads(plain.read_text())
-        plain.rename(RESULTS / f"{recipe}@{stale.get('config_sha') or 'older'}.json")
-        old_md = plain.with_suffix(".md")
-        if old_md.is_file():
-            old_md.rename(RESULTS / f"{recipe}@{stale.get('config_sha') or 'older'}.md")
-        return plain
-    return RESULTS / f"{recipe}@{sha}.json"
+    if sha != config_sha(recipe, []):
+        return RESULTS / f"{recipe}@{sha}.json"
+    if plain.is_file():  # the recipe changed since its old row was written: keep that row aside
+        stale = f"{recipe}@{json.loads(plain.read_text()).get('config_sha') or 'older'}"
+        for suffix in (".json", ".md"):
+            if plain.with_suffix(suffix).is_file():
+                plain.with_suffix(suffix).rename(RESULTS / f"{stale}{suffix}")
+    return plain
 
 
 def _overrides_label(overrides: list[str]) -> str:
-    shown = [o for o in overrides if not o.startswith(("training.num_threads=", "training.progress="))]
+    speed = tuple(".".join(path) + "=" for path in NOT_IDENTITY)
+    shown = [o for o in overrides if not o.startswith(speed)]
     return f" (recipe + {', '.join(shown)})" if shown else ""
 
 

@@ -38,6 +38,15 @@ def canonical_name(name: str) -> str:
     return name
 
 
+def _semantic_options(opts: dict[str, Any]) -> dict[str, Any]:
+    """Pop the options every semantic tokenizer shares (the rest configure its quantiser)."""
+    return {
+        "spread": bool(opts.pop("spread", True)),
+        "source": opts.pop("source", "text"),
+        "interaction_dim": int(opts.pop("interaction_dim", 64)),
+    }
+
+
 def build_tokenizer(
     name: str, options: Mapping[str, Any] | None = None, embed: EmbedFn | None = None
 ) -> ItemTokenizer:
@@ -52,17 +61,11 @@ def build_tokenizer(
         if name == "rqvae":
             if "hidden" in opts:
                 opts["hidden"] = tuple(opts["hidden"])
-            spread, source = bool(opts.pop("spread", True)), opts.pop("source", "text")
-            dim = int(opts.pop("interaction_dim", 64))
-            return RQVAETokenizer(
-                RQVAEConfig(**opts), embed=embed, spread=spread, source=source, interaction_dim=dim
-            )
+            semantic = _semantic_options(opts)  # popped before the quantiser config reads the rest
+            return RQVAETokenizer(RQVAEConfig(**opts), embed=embed, **semantic)
         if name == "residual_kmeans":
-            spread, source = bool(opts.pop("spread", True)), opts.pop("source", "text")
-            dim = int(opts.pop("interaction_dim", 64))
-            return ResidualKMeansTokenizer(
-                ResidualKMeansConfig(**opts), embed=embed, spread=spread, source=source, interaction_dim=dim
-            )
+            semantic = _semantic_options(opts)
+            return ResidualKMeansTokenizer(ResidualKMeansConfig(**opts), embed=embed, **semantic)
         if name == "collaborative":
             return CollaborativeTokenizer(CollaborativeConfig(**opts))
     except TypeError as exc:
