@@ -132,3 +132,23 @@ def test_a_gguf_file_is_accepted_and_equals_the_converted_cache() -> None:
     ids = torch.tensor([tok.encode("The office chair is", add_special_tokens=False)])
     with torch.no_grad():
         torch.testing.assert_close(model(input_ids=ids).logits, reference(input_ids=ids).logits)
+
+
+def test_interaction_vectors_add_a_row_norm_component_that_keeps_item_geometry(tiny_dir: Path) -> None:
+    text_only, tok = build_backbone(_config(tiny_dir, finetune="full"), VOCAB, 0, TEXTS)
+    ids = tok.convert_tokens_to_ids(VOCAB)
+    base = text_only.get_input_embeddings().weight.detach()[ids]  # (3, hidden)
+    vectors = {"<a_0>": [1.0, 0.0, 0.0], "<a_1>": [1.0, 0.0, 0.0], "<b_0>": [0.0, 1.0, 0.0]}
+    mixed, _ = build_backbone(
+        _config(tiny_dir, finetune="full", init_new_tokens="text+interactions"), VOCAB, 0, TEXTS, vectors
+    )
+    rows = mixed.get_input_embeddings().weight.detach()[ids]
+    added = rows - base  # (3, hidden): the collaborative components
+    torch.testing.assert_close(added.norm(dim=1), base.norm(dim=1))  # equal weight to the text part
+    cosine = torch.nn.functional.cosine_similarity
+    assert cosine(added[0], added[1], dim=0) > 0.999  # same vector, same direction
+    assert abs(cosine(added[0], added[2], dim=0)) < 1e-5  # orthogonal vectors stay orthogonal
+    torch.testing.assert_close(mixed.get_output_embeddings().weight.detach()[ids], rows)  # tied rows follow
+    # without vectors the option is an error, not a silent text-only init
+    with pytest.raises(ConfigError, match="interaction"):
+        build_backbone(_config(tiny_dir, finetune="full", init_new_tokens="interactions"), VOCAB, 0, TEXTS)

@@ -43,7 +43,10 @@ def config(path: Path, prompt: str = "sequence", kind: str = "atomic", **trainin
         {
             "prompt": prompt,
             "identifiers": {"kind": kind},
-            "backbone": {"kind": "pretrained", "path": str(path), "finetune": training.pop("finetune", "full")},
+            "backbone": {
+                "kind": "pretrained", "path": str(path), "finetune": training.pop("finetune", "full"),
+                "init_new_tokens": training.pop("init", "text"),
+            },
             "training": {
                 "epochs": 25, "batch_size": 16, "eval_every": 0, "eval_users": 30, "lr": 5e-3,
                 "warmup_steps": 5, "progress": False, "num_threads": 1, "checkpoint_every": 0, **training,
@@ -205,3 +208,17 @@ def test_embedding_grounding_maps_generated_titles_to_items(tiny_dir: Path) -> N
     bad.fit(train)
     with pytest.raises(Exception, match="needs text"):
         bad.recommend(histories, k=4)
+
+
+def test_interaction_init_uses_training_cooccurrence_only(tiny_dir: Path) -> None:
+    train, _ = titled_data()
+    rec = GenerativeRecommender(config(tiny_dir, "sequence", init="text+interactions"))
+    rec.item_tokenizer.fit(train.catalogue, train.sequences, 0)
+    vectors = rec._token_vectors(train)
+    assert set(vectors) == set(rec.item_tokenizer.vocabulary())
+
+    def vec(item: int) -> np.ndarray:
+        return vectors[rec.item_tokenizer.encode(item)[0]]
+
+    # the +1 walk: item 3 co-occurs with 4 far more than with 18 (never within one short sequence)
+    assert vec(3) @ vec(4) > vec(3) @ vec(18)

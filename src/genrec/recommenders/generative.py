@@ -36,6 +36,8 @@ from genrec.training.examples import ExampleBuilder
 from genrec.training.loop import Trainer, TrainResult
 from genrec.training.pretrained import forward_model, merge_for_inference
 
+INIT_INTERACTION_DIM = 64  # width of the collaborative vectors behind ``init_new_tokens: *interactions``
+
 CONFIG_FILE, TEMPLATE_FILE, META_FILE, METRICS_FILE, TITLES_FILE = (
     "config.yaml",
     "template.yaml",
@@ -120,6 +122,20 @@ class GenerativeRecommender:
                     texts.setdefault(tok, []).append(title)
         return texts
 
+    def _token_vectors(self, train: TrainData) -> dict[str, np.ndarray]:
+        """For each identifier token, the mean collaborative vector (`interaction_embeddings`, training
+        sequences only) of the items that carry it (``init_new_tokens: *interactions``)."""
+        from genrec.tokenizers.interaction_embeddings import interaction_embeddings
+
+        vectors = interaction_embeddings(
+            train.num_items, train.sequences, INIT_INTERACTION_DIM, self.config.seed
+        )
+        members: dict[str, list[int]] = {}
+        for item in range(train.num_items):
+            for tok in self.item_tokenizer.encode(item):
+                members.setdefault(tok, []).append(item)
+        return {tok: vectors[items].mean(0) for tok, items in members.items()}
+
     def example_builder(self) -> ExampleBuilder:
         """How the training loop lays out examples for this recommender's template."""
         max_history = self.config.data.max_history
@@ -156,9 +172,13 @@ class GenerativeRecommender:
             raise GenrecError(f"prompt template {self.template.name!r} shows titles; this catalogue has none")
         self.titles = [t or train.catalogue.title(i) for i, t in enumerate(self._raw_titles)]
         token_texts = self._token_texts(self._raw_titles)
+        token_vectors = None
+        if cfg.backbone.kind == "pretrained" and "interactions" in cfg.backbone.init_new_tokens:
+            token_vectors = self._token_vectors(train)
         self.model, self.lm_tokenizer = build_backbone(
-            cfg.backbone, self.item_tokenizer.vocabulary(), cfg.seed, token_texts=token_texts
-        )
+            cfg.backbone, self.item_tokenizer.vocabulary(), cfg.seed, token_texts=token_texts,
+            token_vectors=token_vectors,
+        )  # fmt: skip
         self._index_items(train.num_items)
         validate = None
         if valid is not None and len(valid):
@@ -171,7 +191,9 @@ class GenerativeRecommender:
             vocabulary = self.item_tokenizer.vocabulary()
 
             def rebuild() -> torch.nn.Module:  # an unsharded copy for DeepSpeed / FSDP runs
-                return build_backbone(cfg.backbone, vocabulary, cfg.seed, token_texts=token_texts)[0]
+                return build_backbone(
+                    cfg.backbone, vocabulary, cfg.seed, token_texts=token_texts, token_vectors=token_vectors
+                )[0]
 
             trainer = Trainer(
                 self.model, self.example_builder(), [list(s) for s in train.sequences], cfg.training,

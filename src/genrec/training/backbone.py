@@ -13,16 +13,18 @@ def build_backbone(
     vocabulary: Sequence[str],
     seed: int,
     token_texts: Mapping[str, Sequence[str]] | None = None,
+    token_vectors: Mapping[str, Any] | None = None,
 ) -> tuple[Any, Any]:
     """(causal LM, LM tokenizer) for ``config``.
 
     ``vocabulary``: the identifier tokens to give the LM. ``token_texts``: for each token, the texts of the
-    items that carry it (used by pretrained backbones to initialise the new embedding rows).
+    items that carry it; ``token_vectors``: for each token, the mean collaborative vector of those items
+    (both used by pretrained backbones to initialise the new embedding rows).
     """
     if config.kind == "pretrained":
         from genrec.training.pretrained import build_pretrained_backbone
 
-        return build_pretrained_backbone(config, vocabulary, seed, token_texts)
+        return build_pretrained_backbone(config, vocabulary, seed, token_texts, token_vectors)
     from genrec.training.compact import build_backbone as build_compact
 
     return build_compact(config, vocabulary, seed)

@@ -53,7 +53,7 @@ class IdentifierConfig:
 
 BACKBONE_KINDS = ("compact", "pretrained")
 FINETUNE_MODES = ("lora", "full")
-TOKEN_INITS = ("text", "random")
+TOKEN_INITS = ("text", "random", "interactions", "text+interactions")
 DEFAULT_LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 
 
@@ -69,7 +69,9 @@ class BackboneConfig:
     ``pretrained``: a pretrained causal LM from ``path`` (``smollm2`` = the bundled SmolLM2-135M-Instruct,
     or any Hugging Face model directory, or a ``.gguf`` file). Identifier tokens are added to its
     vocabulary, their embedding rows initialised from the text they stand for (``init_new_tokens: text``)
-    or at random. ``keep_layers`` keeps only the first N transformer layers (0 = all). ``finetune`` is
+    or at random; ``interactions`` / ``text+interactions`` add the items' collaborative vectors (SVD of the
+    training co-occurrence graph, projected into the LM's embedding space), so items bought together start
+    near each other in the input and the (tied) output rows. ``keep_layers`` keeps only the first N transformer layers (0 = all). ``finetune`` is
     ``lora`` (adapters on ``lora_targets``, plus the new token rows) or ``full``.
     """
 

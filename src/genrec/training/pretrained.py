@@ -110,10 +110,15 @@ def init_token_rows(
     token_ids: Sequence[int],
     token_texts: Sequence[Sequence[str]] | None,
     seed: int,
+    token_vectors: Any = None,
 ) -> int:
     """Initialise the new rows: each token's row is the mean over its texts of the mean input embedding of
     the text's tokens; tokens without text get a random row of the existing rows' scale. Returns how many
-    rows came from text. (With tied embeddings the output rows follow.)"""
+    rows came from text. (With tied embeddings the output rows follow.)
+
+    ``token_vectors`` (``(new, dim)`` collaborative vectors, zero rows for none) are added through a
+    seeded projection with orthonormal columns, scaled to each row's own norm: text and collaborative
+    signal start with equal weight, and tokens of items bought together start close."""
     emb = model.get_input_embeddings().weight  # (vocab, hidden)
     old = emb[: min(token_ids)] if token_ids else emb
     generator = torch.Generator().manual_seed(seed)
@@ -132,11 +137,27 @@ def init_token_rows(
             if vectors:
                 rows[row] = torch.stack(vectors).mean(0)
                 from_text += 1
+    if token_vectors is not None:
+        rows = rows + collaborative_component(rows, torch.as_tensor(token_vectors, dtype=rows.dtype), seed)
     emb[list(token_ids)] = rows.to(emb.dtype)
     output = model.get_output_embeddings()
     if output is not None and output.weight.data_ptr() != emb.data_ptr():
         output.weight[list(token_ids)] = rows.to(output.weight.dtype)
     return from_text
+
+
+def collaborative_component(rows: torch.Tensor, vectors: torch.Tensor, seed: int) -> torch.Tensor:
+    """``vectors`` (new, dim) mapped into the embedding space of ``rows`` (new, hidden), each scaled to its
+    row's norm. The map has orthonormal columns (rows when dim > hidden), so it keeps the vectors'
+    geometry: cosine similarities between items carry over to the added components."""
+    if vectors.shape[0] != rows.shape[0]:
+        raise ValueError(f"{vectors.shape[0]} collaborative vectors for {rows.shape[0]} new token rows")
+    hidden, dim = rows.shape[1], vectors.shape[1]
+    generator = torch.Generator().manual_seed(seed + 1)
+    q, _ = torch.linalg.qr(torch.randn((max(hidden, dim), min(hidden, dim)), generator=generator))
+    projection = q if hidden >= dim else q.T  # (hidden, dim)
+    projected = vectors @ projection.T  # (new, hidden)
+    return projected * rows.norm(dim=1, keepdim=True)
 
 
 def apply_finetuning(model: Any, config: BackboneConfig, new_token_ids: Sequence[int], seed: int = 0) -> Any:
@@ -184,6 +205,7 @@ def build_pretrained_backbone(
     vocabulary: Sequence[str],
     seed: int,
     token_texts: Mapping[str, Sequence[str]] | None = None,
+    token_vectors: Mapping[str, Any] | None = None,
 ) -> tuple[Any, Any]:
     """(trainable LM, LM tokenizer): load ``config.path``, trim, add and initialise identifier tokens,
     add residual dropout (``hidden_dropout``; pretrained Llama-family LMs ship with none, and a 135M LM
@@ -192,11 +214,25 @@ def build_pretrained_backbone(
     keep_first_layers(model, config.keep_layers)
     new_ids = add_identifier_tokens(model, tokenizer, vocabulary) if vocabulary else []
     if new_ids:
-        texts = None
-        if config.init_new_tokens == "text" and token_texts is not None:
+        texts, vectors = None, None
+        if config.init_new_tokens in ("text", "text+interactions") and token_texts is not None:
             texts = [list(token_texts.get(tok, ())) for tok in vocabulary]
-        n = init_token_rows(model, tokenizer, new_ids, texts, seed)
-        logger.info("initialised %d of %d identifier token rows from item text", n, len(new_ids))
+        if config.init_new_tokens in ("interactions", "text+interactions"):
+            if token_vectors is None:
+                raise ConfigError(
+                    f"backbone.init_new_tokens: {config.init_new_tokens!r} needs the items' interaction "
+                    "vectors (build the backbone through GenerativeRecommender.fit)"
+                )
+            dim = len(next(iter(token_vectors.values()))) if token_vectors else 1
+            vectors = torch.zeros((len(vocabulary), dim))  # (new, dim)
+            for row, tok in enumerate(vocabulary):
+                if tok in token_vectors:
+                    vectors[row] = torch.as_tensor(token_vectors[tok], dtype=torch.float32)
+        n = init_token_rows(model, tokenizer, new_ids, texts, seed, vectors)
+        logger.info(
+            "initialised %d of %d identifier token rows from item text%s", n, len(new_ids),
+            " plus interaction vectors" if vectors is not None else "",
+        )  # fmt: skip
     if config.hidden_dropout > 0.0:  # after the resize, which replaces the embedding module
         add_residual_dropout(model, config.hidden_dropout)
     model.config.use_cache = True
