@@ -17,6 +17,7 @@ from genrec.recommenders.generative import GenerativeRecommender
 from genrec.training.config import config_from_dict
 from genrec.training.examples import IGNORE
 from genrec.training.losses import target_loss
+from genrec.training.token_init import item_token_vectors
 
 COLOURS = ("red", "blue", "green", "black", "white")
 THINGS = ("chair", "lamp", "desk", "table", "pen", "box")
@@ -214,7 +215,7 @@ def test_interaction_init_uses_training_cooccurrence_only(tiny_dir: Path) -> Non
     train, _ = titled_data()
     rec = GenerativeRecommender(config(tiny_dir, "sequence", init="text+interactions"))
     rec.item_tokenizer.fit(train.catalogue, train.sequences, 0)
-    vectors = rec._token_vectors(train)
+    vectors = item_token_vectors(rec.item_tokenizer, train, 0)
     assert set(vectors) == set(rec.item_tokenizer.vocabulary())
 
     def vec(item: int) -> np.ndarray:

@@ -35,8 +35,7 @@ from genrec.training.config import RunConfig, config_from_dict
 from genrec.training.examples import ExampleBuilder
 from genrec.training.loop import Trainer, TrainResult
 from genrec.training.pretrained import forward_model, merge_for_inference
-
-INIT_INTERACTION_DIM = 64  # width of the collaborative vectors behind ``init_new_tokens: *interactions``
+from genrec.training.token_init import item_token_texts, item_token_vectors
 
 CONFIG_FILE, TEMPLATE_FILE, META_FILE, METRICS_FILE, TITLES_FILE = (
     "config.yaml",
@@ -113,29 +112,6 @@ class GenerativeRecommender:
         )
         self.trie = PrefixTrie.from_tokenizer(self.item_tokenizer, self.lm_tokenizer, items=range(num_items))
 
-    def _token_texts(self, titles: Sequence[str]) -> dict[str, list[str]]:
-        """For each identifier token, the titles of the items that carry it (new-row initialisation)."""
-        texts: dict[str, list[str]] = {}
-        for item, title in enumerate(titles):
-            if title.strip():
-                for tok in self.item_tokenizer.encode(item):
-                    texts.setdefault(tok, []).append(title)
-        return texts
-
-    def _token_vectors(self, train: TrainData) -> dict[str, np.ndarray]:
-        """For each identifier token, the mean collaborative vector (`interaction_embeddings`, training
-        sequences only) of the items that carry it (``init_new_tokens: *interactions``)."""
-        from genrec.tokenizers.interaction_embeddings import interaction_embeddings
-
-        vectors = interaction_embeddings(
-            train.num_items, train.sequences, INIT_INTERACTION_DIM, self.config.seed
-        )
-        members: dict[str, list[int]] = {}
-        for item in range(train.num_items):
-            for tok in self.item_tokenizer.encode(item):
-                members.setdefault(tok, []).append(item)
-        return {tok: vectors[items].mean(0) for tok, items in members.items()}
-
     def example_builder(self) -> ExampleBuilder:
         """How the training loop lays out examples for this recommender's template."""
         max_history = self.config.data.max_history
@@ -171,10 +147,10 @@ class GenerativeRecommender:
         if self.template.uses_titles and not any(self._raw_titles):
             raise GenrecError(f"prompt template {self.template.name!r} shows titles; this catalogue has none")
         self.titles = [t or train.catalogue.title(i) for i, t in enumerate(self._raw_titles)]
-        token_texts = self._token_texts(self._raw_titles)
+        token_texts = item_token_texts(self.item_tokenizer, self._raw_titles)
         token_vectors = None
         if cfg.backbone.kind == "pretrained" and "interactions" in cfg.backbone.init_new_tokens:
-            token_vectors = self._token_vectors(train)
+            token_vectors = item_token_vectors(self.item_tokenizer, train, cfg.seed)
         self.model, self.lm_tokenizer = build_backbone(
             cfg.backbone, self.item_tokenizer.vocabulary(), cfg.seed, token_texts=token_texts,
             token_vectors=token_vectors,

@@ -22,6 +22,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 from genrec.errors import ConfigError
 from genrec.training.compact import add_residual_dropout
 from genrec.training.config import BackboneConfig
+from genrec.training.token_init import init_token_rows
 
 logger = logging.getLogger(__name__)
 
@@ -101,63 +102,6 @@ def add_identifier_tokens(model: Any, tokenizer: Any, vocabulary: Sequence[str])
     model.resize_token_embeddings(len(tokenizer), mean_resizing=False)
     ids = [int(i) for i in tokenizer.convert_tokens_to_ids(list(vocabulary))]
     return ids
-
-
-@torch.no_grad()
-def init_token_rows(
-    model: Any,
-    tokenizer: Any,
-    token_ids: Sequence[int],
-    token_texts: Sequence[Sequence[str]] | None,
-    seed: int,
-    token_vectors: Any = None,
-) -> int:
-    """Initialise the new rows: each token's row is the mean over its texts of the mean input embedding of
-    the text's tokens; tokens without text get a random row of the existing rows' scale. Returns how many
-    rows came from text. (With tied embeddings the output rows follow.)
-
-    ``token_vectors`` (``(new, dim)`` collaborative vectors, zero rows for none) are added through a
-    seeded projection with orthonormal columns, scaled to each row's own norm: text and collaborative
-    signal start with equal weight, and tokens of items bought together start close."""
-    emb = model.get_input_embeddings().weight  # (vocab, hidden)
-    old = emb[: min(token_ids)] if token_ids else emb
-    generator = torch.Generator().manual_seed(seed)
-    noise = torch.randn((len(token_ids), emb.shape[1]), generator=generator) * old.std()
-    rows = old.mean(0, keepdim=True) + noise  # (new, hidden)
-    from_text = 0
-    if token_texts is not None:
-        cache: dict[str, torch.Tensor] = {}
-        for row, texts in enumerate(token_texts):
-            vectors = []
-            for text in texts:
-                if text not in cache:
-                    ids = tokenizer(text, add_special_tokens=False)["input_ids"]
-                    cache[text] = old[ids].mean(0) if ids else old.mean(0)
-                vectors.append(cache[text])
-            if vectors:
-                rows[row] = torch.stack(vectors).mean(0)
-                from_text += 1
-    if token_vectors is not None:
-        rows = rows + collaborative_component(rows, torch.as_tensor(token_vectors, dtype=rows.dtype), seed)
-    emb[list(token_ids)] = rows.to(emb.dtype)
-    output = model.get_output_embeddings()
-    if output is not None and output.weight.data_ptr() != emb.data_ptr():
-        output.weight[list(token_ids)] = rows.to(output.weight.dtype)
-    return from_text
-
-
-def collaborative_component(rows: torch.Tensor, vectors: torch.Tensor, seed: int) -> torch.Tensor:
-    """``vectors`` (new, dim) mapped into the embedding space of ``rows`` (new, hidden), each scaled to its
-    row's norm. The map has orthonormal columns (rows when dim > hidden), so it keeps the vectors'
-    geometry: cosine similarities between items carry over to the added components."""
-    if vectors.shape[0] != rows.shape[0]:
-        raise ValueError(f"{vectors.shape[0]} collaborative vectors for {rows.shape[0]} new token rows")
-    hidden, dim = rows.shape[1], vectors.shape[1]
-    generator = torch.Generator().manual_seed(seed + 1)
-    q, _ = torch.linalg.qr(torch.randn((max(hidden, dim), min(hidden, dim)), generator=generator))
-    projection = q if hidden >= dim else q.T  # (hidden, dim)
-    projected = vectors @ projection.T  # (new, hidden)
-    return projected * rows.norm(dim=1, keepdim=True)
 
 
 def apply_finetuning(model: Any, config: BackboneConfig, new_token_ids: Sequence[int], seed: int = 0) -> Any:
