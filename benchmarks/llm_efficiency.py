@@ -41,6 +41,7 @@ VARIANTS: dict[str, tuple[str, list[str]]] = {
     "fp32": ("bf16 autocast off", ["training.autocast_bf16=false"]),
     "identifier-loss": ("softmax over identifier tokens only at targets (skips the 49k-row text head)", ["training.loss_vocabulary=identifiers"]),
     "random-token-init": ("new token rows random instead of from item text", ["backbone.init_new_tokens=random"]),
+    "interactions-token-init": ("new token rows from item text + collaborative vectors (co-occurrence SVD)", ["backbone.init_new_tokens=text+interactions"]),
 }  # fmt: skip
 
 

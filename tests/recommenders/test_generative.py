@@ -141,3 +141,16 @@ def test_compact_models_cannot_explain(fitted: tuple[GenerativeRecommender, Eval
     assert not rec.has_language_head
     with pytest.raises(GenrecError, match="no language head"):
         rec.explain([0, 1], 2)
+
+
+def test_build_gives_an_untrained_model_over_every_item_without_writing_anything(tmp_path: Path) -> None:
+    train, _ = tiny_data()
+    rec = GenerativeRecommender(tiny_config(), output_dir=tmp_path / "run")
+    rec.build(train)
+    assert rec.train_result is None and not (tmp_path / "run").exists()
+    assert len(rec.item_ids) == train.num_items
+    vocab = set(rec.lm_tokenizer.get_vocab().values())
+    assert all(t in vocab for ids in rec.item_ids for t in ids)
+    assert rec.model.get_input_embeddings().weight.shape[0] == len(rec.lm_tokenizer)
+    out = rec.recommend([[0, 1, 2]], k=5)  # servable as is: still only real, non-history items
+    assert set(out.items[0].tolist()).isdisjoint({0, 1, 2}) and (out.items >= 0).all()
