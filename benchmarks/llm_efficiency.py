@@ -61,8 +61,9 @@ def markdown(payload: dict[str, Any]) -> str:
             f"{best:.4f} | {tr['steps']} | {tok_s:.0f} | {tr['wall_time_s']:.0f} | {tr['stopped']} |"
         )
     m = payload["machine"]
-    lines += ["", f"Machine: {m['platform']}, {m['cpus']} CPUs, {m['threads']} torch threads.",
-              f"Command: `{payload['command']}`", ""]  # fmt: skip
+    platforms = sorted({run.get("machine", "not recorded") for run in payload["runs"].values()})
+    lines += ["", f"Machine: {m['cpus']} CPUs, {m['threads']} torch threads; runs made on "
+              f"{'; '.join(platforms)}.", f"Last command: `{payload['command']}`", ""]  # fmt: skip
     return "\n".join(lines)
 
 
@@ -111,6 +112,7 @@ def main(argv: list[str] | None = None) -> int:
             "overrides": overrides,
             "test": metrics["test"],
             "training": metrics["training"],
+            "machine": payload["machine"]["platform"],  # runs of one table may come from several sessions
         }
         print(name, json.dumps({k: metrics["test"][k] for k in ("hr@10", "ndcg@10", "validity")}))
         RESULTS.mkdir(parents=True, exist_ok=True)
