@@ -49,8 +49,10 @@ def test_training_windows_cover_every_target_once() -> None:
 
 @pytest.mark.parametrize("loss", ["ce", "bce"])
 def test_sasrec_learns_cycles(tiny_split: LeaveOneOutSplit, loss: str) -> None:
+    # BCE (one sampled negative) learns slowly: after 60 epochs HR@1 was 0.50-0.83 over seeds 0-4, still
+    # rising; after 150 it is 0.80-0.94, so the threshold tests learning, not the machine's float kernels
     cfg = SASRecConfig(
-        hidden_size=32, max_len=8, epochs=60, patience=60, batch_size=16, lr=0.01, num_threads=1,
+        hidden_size=32, max_len=8, epochs=150, patience=150, batch_size=16, lr=0.01, num_threads=1,
         hidden_dropout=0.1, attn_dropout=0.1, loss=loss,
     )  # fmt: skip
     rec = SASRecRecommender(cfg)
