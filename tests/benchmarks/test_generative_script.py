@@ -2,26 +2,19 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 from types import ModuleType
 
 import pytest
+from benchmark_scripts import load_script
 
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "generative.py"
 RECIPE = "office-atomic-compact"
 
 
 @pytest.fixture
 def script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("generative_script", SCRIPT)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["generative_script"] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_script("generative")
 
 
 def test_config_identity_ignores_speed_settings_only(script: ModuleType) -> None:

@@ -2,26 +2,17 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
 from types import ModuleType
 
 import pytest
+from benchmark_scripts import load_script
 
 from genrec.training.config import load_config
-
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "llm_efficiency.py"
 
 
 @pytest.fixture(scope="module")
 def script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("llm_efficiency_script", SCRIPT)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["llm_efficiency_script"] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_script("llm_efficiency")
 
 
 @pytest.mark.parametrize("dataset", ["office", "scientific"])
