@@ -12,7 +12,6 @@ and put in the same table. Results: ``benchmarks/results/generative/<dataset>-<i
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import platform
@@ -29,12 +28,11 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from genrec.data import leave_one_out, load_dataset  # noqa: E402
-from genrec.errors import ConfigError  # noqa: E402
 from genrec.evaluation.evaluator import evaluate  # noqa: E402
 from genrec.recommenders.popularity import PopularityRecommender  # noqa: E402
 from genrec.tokenizers.persist import write_json_atomic, write_text_atomic  # noqa: E402
 from genrec.training.command import train_command  # noqa: E402
-from genrec.training.config import load_config  # noqa: E402
+from genrec.training.provenance import NOT_IDENTITY, config_sha  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results" / "generative"
 COLUMNS = ("hr@5", "ndcg@5", "hr@10", "ndcg@10", "hr@20", "ndcg@20", "validity")
@@ -89,28 +87,6 @@ def _baselines(
         result = evaluate(rec, split.test_set(), k_max=20)
         rows[name] = {**result.metrics, "validity": float((result.items >= 0).mean()), "train_s": fit_s}
     return rows
-
-
-#: Fields that change how fast a run goes, not what it learns: left out of a row's identity.
-NOT_IDENTITY = (("seed",), ("training", "num_threads"), ("training", "progress"))
-
-
-def config_sha(recipe: str, overrides: list[str]) -> str | None:
-    """Hash of the resolved config (recipe + overrides, minus seed / threads / progress bar).
-
-    A row belongs to the config it trained, not to a file version: rows stay current when a recipe is
-    reformatted or an override is adopted into it, and become "older recipe" when any value changes.
-    """
-    try:
-        resolved = load_config(recipe, overrides).to_dict()
-    except ConfigError:  # a recipe that is no longer shipped, or an override it no longer accepts
-        return None
-    for path in NOT_IDENTITY:
-        node = resolved
-        for key in path[:-1]:
-            node = node[key]
-        node.pop(path[-1], None)
-    return hashlib.sha256(json.dumps(resolved, sort_keys=True).encode()).hexdigest()[:12]
 
 
 def results_file(recipe: str, sha: str) -> Path:

@@ -7,7 +7,9 @@ Every variant trains the recipe ``<dataset>-atomic-smollm2`` (``--ids`` picks an
 wall-clock budget and seed, then is tested on the held-out users (full ranking, history excluded).
 Reported per variant: test HR@10 / NDCG@10, validity, best validation NDCG@10, optimiser steps, training
 tokens/s and training wall time, so a switch that makes steps cheaper but learning worse shows both.
-Runs already in the output JSON (same variant, budget and seed) are kept: the command resumes.
+Runs already in the output JSON (same variant, resolved config, budget and seed) are kept: the command
+resumes. A run made on an older recipe stays in the table as ``<variant>@<config sha>``, labelled
+"(older recipe)", and the variant runs again.
 Results: ``benchmarks/results/llm_efficiency-<dataset>-<ids>.{json,md}``.
 """
 
@@ -26,11 +28,12 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__)
 
 from genrec.tokenizers.persist import write_json_atomic, write_text_atomic  # noqa: E402
 from genrec.training.command import train_command  # noqa: E402
+from genrec.training.provenance import config_sha  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
 #: variant -> (what it switches, overrides on top of the recipe)
 VARIANTS: dict[str, tuple[str, list[str]]] = {
-    "base": ("the recipe as shipped (atomic: 8 of 30 layers, full fine-tune, bf16, short packed prompt)", []),
+    "base": ("the recipe as shipped (atomic: 8 of 30 layers, full fine-tune, bf16, short packed prompt, token rows from title + collaborative vector, dropout 0.2)", []),
     "layers-4": ("keep the first 4 layers", ["backbone.keep_layers=4"]),
     "layers-16": ("keep the first 16 layers", ["backbone.keep_layers=16"]),
     "layers-all": ("all 30 layers", ["backbone.keep_layers=0"]),
@@ -41,7 +44,8 @@ VARIANTS: dict[str, tuple[str, list[str]]] = {
     "fp32": ("bf16 autocast off", ["training.autocast_bf16=false"]),
     "identifier-loss": ("softmax over identifier tokens only at targets (skips the 49k-row text head)", ["training.loss_vocabulary=identifiers"]),
     "random-token-init": ("new token rows random instead of from item text", ["backbone.init_new_tokens=random"]),
-    "interactions-token-init": ("new token rows from item text + collaborative vectors (co-occurrence SVD)", ["backbone.init_new_tokens=text+interactions"]),
+    "title-token-init": ("new token rows from the item's title only (no collaborative vector)", ["backbone.init_new_tokens=text"]),
+    "no-dropout": ("hidden_dropout 0 instead of 0.2 (same steps, less regularisation)", ["backbone.hidden_dropout=0.0"]),
 }  # fmt: skip
 
 
@@ -52,18 +56,22 @@ def markdown(payload: dict[str, Any]) -> str:
         "| variant | switch | test HR@10 | test NDCG@10 | validity | best valid NDCG@10 | steps | tokens/s | train s | stopped |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]  # fmt: skip
-    for name, run in payload["runs"].items():
+    recipe = f"{payload['dataset']}-{payload.get('ids', 'atomic')}-smollm2"
+    for key, run in payload["runs"].items():
         t, tr = run["test"], run["training"]
+        name = key if run.get("config_sha") == config_sha(recipe, run["overrides"]) else f"{key} (older recipe)"
+        switch = run.get("switch") or VARIANTS.get(key.partition("@")[0], ("(variant retired)", []))[0]
         tok_s = tr["tokens"] / max(tr["wall_time_s"], 1e-9)
         best = max((v["ndcg@10"] for v in tr.get("validation", [])), default=float("nan"))
         lines.append(
-            f"| {name} | {VARIANTS[name][0]} | {t['hr@10']:.4f} | {t['ndcg@10']:.4f} | {t['validity']:.3f} | "
+            f"| {name} | {switch} | {t['hr@10']:.4f} | {t['ndcg@10']:.4f} | {t['validity']:.3f} | "
             f"{best:.4f} | {tr['steps']} | {tok_s:.0f} | {tr['wall_time_s']:.0f} | {tr['stopped']} |"
         )
     m = payload["machine"]
     platforms = sorted({run.get("machine", "not recorded") for run in payload["runs"].values()})
     lines += ["", f"Machine: {m['cpus']} CPUs, {m['threads']} torch threads; runs made on "
-              f"{'; '.join(platforms)}.", f"Last command: `{payload['command']}`", ""]  # fmt: skip
+              f"{'; '.join(platforms)}.", "\"(older recipe)\": the recipe changed since that run; its switch "
+              "column says what it trained.", f"Last command: `{payload['command']}`", ""]  # fmt: skip
     return "\n".join(lines)
 
 
@@ -99,16 +107,22 @@ def main(argv: list[str] | None = None) -> int:
             payload["runs"] = previous["runs"]
     recipe = f"{args.dataset}-{args.ids}-smollm2"
     for name in args.variants:
-        if name in payload["runs"]:
-            print(f"{name}: kept from {stem.with_suffix('.json')}")
-            continue
         overrides = [
             *VARIANTS[name][1], f"training.max_minutes={args.minutes}", f"training.num_threads={args.threads}",
             "training.progress=false",
         ]  # fmt: skip
+        sha = config_sha(recipe, overrides)
+        kept = payload["runs"].get(name)
+        if kept is not None and kept.get("config_sha") == sha:
+            print(f"{name}: kept from {stem.with_suffix('.json')}")
+            continue
+        if kept is not None:  # trained on an older recipe: keep it aside, labelled, and run the variant again
+            payload["runs"][f"{name}@{kept.get('config_sha') or 'older'}"] = payload["runs"].pop(name)
         out = args.work_dir / f"{recipe}-{name}-seed{args.seed}"
         metrics = train_command(recipe, out, args.seed, args.data_dir, overrides)
         payload["runs"][name] = {
+            "switch": VARIANTS[name][0],
+            "config_sha": sha,
             "overrides": overrides,
             "test": metrics["test"],
             "training": metrics["training"],

@@ -17,15 +17,6 @@ def script() -> ModuleType:
     return load_script("generative")
 
 
-def test_config_identity_ignores_speed_settings_only(script: ModuleType) -> None:
-    bare = script.config_sha(RECIPE, [])
-    assert bare is not None
-    assert script.config_sha(RECIPE, ["training.num_threads=2", "seed=3"]) == bare
-    assert script.config_sha(RECIPE, ["training.lr=0.001"]) != bare
-    assert script.config_sha(RECIPE, ["training.max_minutes=5"]) != bare  # a budget changes the model
-    assert script.config_sha("no-such-recipe", []) is None
-
-
 def test_combined_table_labels_overrides_and_older_configs(
     script: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

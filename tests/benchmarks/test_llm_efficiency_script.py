@@ -1,13 +1,17 @@
-"""`benchmarks/llm_efficiency.py`: every variant is a valid override set that changes the recipe."""
+"""`benchmarks/llm_efficiency.py`: every variant changes the recipe; rows of an older recipe are labelled and rerun."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 from benchmark_scripts import load_script
 
 from genrec.training.config import load_config
+from genrec.training.provenance import config_sha
 
 
 @pytest.fixture(scope="module")
@@ -22,3 +26,69 @@ def test_every_variant_loads_and_all_but_base_change_the_recipe(script: ModuleTy
     for name, (_what, overrides) in script.VARIANTS.items():
         config = load_config(recipe, overrides)  # a ConfigError here names the bad override
         assert (config == shipped) == (name == "base"), name
+
+
+def _run(sha: str | None, overrides: list[str]) -> dict[str, Any]:
+    return {
+        "config_sha": sha,
+        "overrides": overrides,
+        "test": {"hr@10": 0.1, "ndcg@10": 0.05, "validity": 1.0},
+        "training": {
+            "tokens": 100,
+            "wall_time_s": 10.0,
+            "steps": 5,
+            "stopped": "time_budget",
+            "validation": [],
+        },
+    }
+
+
+def test_markdown_marks_runs_of_an_older_recipe(script: ModuleType) -> None:
+    budget = ["training.max_minutes=1.0", "training.num_threads=1", "training.progress=false"]
+    current = config_sha("office-atomic-smollm2", budget)
+    payload = {
+        "dataset": "office", "ids": "atomic", "seed": 0, "minutes": 1.0, "command": "x",
+        "machine": {"cpus": 2, "threads": 1},
+        "runs": {"base": _run(current, budget), "lora@0ld": {**_run("0ld", budget), "switch": "LoRA then"}},
+    }  # fmt: skip
+    rows = {
+        line.split(" | ")[0]: line for line in script.markdown(payload).splitlines() if line.startswith("| ")
+    }
+    assert "| base" in rows and "| lora@0ld (older recipe)" in rows
+    assert "LoRA then" in rows["| lora@0ld (older recipe)"]
+
+
+def test_a_run_of_an_older_recipe_is_kept_aside_and_rerun(
+    script: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(script, "RESULTS", tmp_path)
+    stem = tmp_path / "llm_efficiency-office-atomic-1threads"
+    old = {"dataset": "office", "ids": "atomic", "seed": 0, "minutes": 1.0, "runs": {"base": _run(None, [])}}
+    stem.with_suffix(".json").write_text(json.dumps(old))
+    calls: list[list[str]] = []
+
+    def fake_train(recipe: str, out: Path, seed: int, data_dir: Any, overrides: list[str]) -> dict[str, Any]:
+        calls.append(overrides)
+        run = _run(None, overrides)
+        return {"test": run["test"], "training": run["training"]}
+
+    monkeypatch.setattr(script, "train_command", fake_train)
+    argv = [
+        "--dataset",
+        "office",
+        "--variants",
+        "base",
+        "--minutes",
+        "1",
+        "--threads",
+        "1",
+        "--work-dir",
+        str(tmp_path),
+    ]
+    script.main(argv)
+    runs = json.loads(stem.with_suffix(".json").read_text())["runs"]
+    assert set(runs) == {"base", "base@older"} and len(calls) == 1
+    assert runs["base"]["config_sha"] == config_sha("office-atomic-smollm2", calls[0])
+    script.main(argv)  # the current run is kept: nothing trains again
+    assert len(calls) == 1
+    assert "base@older (older recipe)" in stem.with_suffix(".md").read_text()
