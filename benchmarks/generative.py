@@ -150,7 +150,9 @@ def combined_table() -> str:
     for path in sorted(RESULTS.glob("*.json")):
         payload = json.loads(path.read_text())
         if payload.get("runs"):
-            by_dataset.setdefault(payload.get("dataset", payload["recipe"].split("-")[0]), []).append(payload)
+            by_dataset.setdefault(payload.get("dataset", payload["recipe"].split("-")[0]), []).append(
+                {**payload, "file": path.stem}
+            )
     parts = ["# Generative recommenders beside the baselines (test, full ranking, history excluded)", ""]
     for dataset, payloads in by_dataset.items():
         rows, n_seeds = _harness_rows(dataset)
@@ -158,7 +160,9 @@ def combined_table() -> str:
             name = payload["recipe"]
             current = payload.get("config_sha")
             if current is None or current != config_sha(name, payload.get("overrides", [])):
-                name += " (older recipe)"
+                # several older configs of one recipe: each keeps its own row, named by its config
+                name += f"@{current or payload['file'].partition('@')[2] or 'older'}"
+                name += _overrides_label(payload.get("overrides", [])) + " (older recipe)"
             elif current != config_sha(name, []):
                 name += _overrides_label(payload.get("overrides", []))
             rows[name] = _summary(payload["runs"])

@@ -59,7 +59,9 @@ def markdown(payload: dict[str, Any]) -> str:
     recipe = f"{payload['dataset']}-{payload.get('ids', 'atomic')}-smollm2"
     for key, run in payload["runs"].items():
         t, tr = run["test"], run["training"]
-        name = key if run.get("config_sha") == config_sha(recipe, run["overrides"]) else f"{key} (older recipe)"
+        name = (
+            key if run.get("config_sha") == config_sha(recipe, run["overrides"]) else f"{key} (older recipe)"
+        )
         switch = run.get("switch") or VARIANTS.get(key.partition("@")[0], ("(variant retired)", []))[0]
         tok_s = tr["tokens"] / max(tr["wall_time_s"], 1e-9)
         best = max((v["ndcg@10"] for v in tr.get("validation", [])), default=float("nan"))

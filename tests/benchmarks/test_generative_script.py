@@ -35,7 +35,11 @@ def test_combined_table_labels_overrides_and_older_configs(
     write("a", script.config_sha(RECIPE, lr), lr)
     assert f"| {RECIPE} (recipe + training.lr=0.001) | 1 |" in script.combined_table()
     write("a", "0123456789ab", threads)  # trained under values the recipe no longer has
-    assert f"| {RECIPE} (older recipe) | 1 |" in script.combined_table()
+    assert f"| {RECIPE}@0123456789ab (older recipe) | 1 |" in script.combined_table()
+    write("b", "ba9876543210", lr)  # a second older config of the same recipe keeps its own row
+    table = script.combined_table()
+    assert f"| {RECIPE}@0123456789ab (older recipe) | 1 |" in table
+    assert f"| {RECIPE}@ba9876543210 (recipe + training.lr=0.001) (older recipe) | 1 |" in table
 
 
 def test_an_override_experiment_never_overwrites_the_recipes_row(
