@@ -108,6 +108,21 @@ def results_file(recipe: str, sha: str) -> Path:
     return plain
 
 
+def _merge_concurrent_seeds(out: Path, payload: dict[str, Any]) -> None:
+    """Adopt seeds that another process (``--seeds 1`` beside ``--seeds 2``) wrote to ``out`` meanwhile.
+
+    Each process read the file when it started; without this, the last one to finish would drop the
+    seeds the others finished in between.
+    """
+    if not out.is_file():
+        return
+    current = json.loads(out.read_text())
+    if current.get("config_sha") != payload["config_sha"]:
+        return
+    have = {r["seed"] for r in payload["runs"]}
+    payload["runs"].extend(r for r in current.get("runs", []) if r["seed"] not in have)
+
+
 def _overrides_label(overrides: list[str]) -> str:
     speed = tuple(".".join(path) + "=" for path in NOT_IDENTITY)
     shown = [o for o in overrides if not o.startswith(speed)]
@@ -233,8 +248,10 @@ def main() -> None:
         )
         row = {**metrics["test"], "train_s": metrics["training"]["wall_time_s"], "seed": seed}
         payload["runs"].append(row)
+        _merge_concurrent_seeds(out, payload)
         write_json_atomic(out, payload)  # after every seed
         print(json.dumps({"seed": seed, **{k: row[k] for k in (*COLUMNS, "train_s")}}))
+    _merge_concurrent_seeds(out, payload)
     payload["runs"].sort(key=lambda r: r["seed"])
     rows = {recipe: _summary(payload["runs"])}
     n_seeds = {recipe: len(payload["runs"])}

@@ -77,6 +77,26 @@ def markdown(payload: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def merge_concurrent_runs(path: Path, payload: dict[str, Any], trained: set[str]) -> None:
+    """Adopt the runs another process of this table wrote to ``path`` since this one read it.
+
+    Two cores run two variant lists side by side; each read the JSON when it started. A run this
+    process trained (``trained``) is its own; every other key takes the file's newer entry.
+    """
+    if not path.is_file():
+        return
+    current = json.loads(path.read_text())
+    if (current["seed"], current["minutes"], current.get("ids")) != (
+        payload["seed"],
+        payload["minutes"],
+        payload["ids"],
+    ):
+        return
+    for key, run in current["runs"].items():
+        if key not in trained:
+            payload["runs"][key] = run
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -108,6 +128,7 @@ def main(argv: list[str] | None = None) -> int:
         ):
             payload["runs"] = previous["runs"]
     recipe = f"{args.dataset}-{args.ids}-smollm2"
+    trained: set[str] = set()
     for name in args.variants:
         overrides = [
             *VARIANTS[name][1], f"training.max_minutes={args.minutes}", f"training.num_threads={args.threads}",
@@ -130,8 +151,10 @@ def main(argv: list[str] | None = None) -> int:
             "training": metrics["training"],
             "machine": payload["machine"]["platform"],  # runs of one table may come from several sessions
         }
+        trained.add(name)
         print(name, json.dumps({k: metrics["test"][k] for k in ("hr@10", "ndcg@10", "validity")}))
         RESULTS.mkdir(parents=True, exist_ok=True)
+        merge_concurrent_runs(stem.with_suffix(".json"), payload, trained)
         write_json_atomic(stem.with_suffix(".json"), payload)
         write_text_atomic(stem.with_suffix(".md"), markdown(payload))
     print(markdown(payload))

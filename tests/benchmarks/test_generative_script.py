@@ -56,3 +56,19 @@ def test_an_override_experiment_never_overwrites_the_recipes_row(
     (tmp_path / f"{RECIPE}.json").write_text(json.dumps({"recipe": RECIPE, "config_sha": "0ld", "runs": []}))
     assert script.results_file(RECIPE, bare) == tmp_path / f"{RECIPE}.json"
     assert (tmp_path / f"{RECIPE}@0ld.json").is_file() and not (tmp_path / f"{RECIPE}.json").exists()
+
+
+def test_seeds_run_side_by_side_both_stay_in_the_results_file(script: ModuleType, tmp_path: Path) -> None:
+    # `--seeds 1` and `--seeds 2` started together: each read a file holding seed 0 only
+    out = tmp_path / f"{RECIPE}.json"
+    row = {"hr@10": 0.1, "ndcg@10": 0.05, "validity": 1.0, "train_s": 10.0}
+    on_disk = {"config_sha": "abc", "runs": [{**row, "seed": 0}, {**row, "seed": 1}]}  # seed 1 finished first
+    out.write_text(json.dumps(on_disk))
+    late = {"config_sha": "abc", "runs": [{**row, "seed": 0}, {**row, "seed": 2, "ndcg@10": 0.07}]}
+    script._merge_concurrent_seeds(out, late)
+    assert sorted(r["seed"] for r in late["runs"]) == [0, 1, 2]
+    assert next(r for r in late["runs"] if r["seed"] == 2)["ndcg@10"] == 0.07  # its own row wins
+    # a file from another config is not merged
+    other = {"config_sha": "def", "runs": [{**row, "seed": 2}]}
+    script._merge_concurrent_seeds(out, other)
+    assert [r["seed"] for r in other["runs"]] == [2]

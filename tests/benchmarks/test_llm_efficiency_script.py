@@ -92,3 +92,19 @@ def test_a_run_of_an_older_recipe_is_kept_aside_and_rerun(
     script.main(argv)  # the current run is kept: nothing trains again
     assert len(calls) == 1
     assert "base@older (older recipe)" in stem.with_suffix(".md").read_text()
+
+
+def test_two_variant_lists_side_by_side_keep_each_others_runs(script: ModuleType, tmp_path: Path) -> None:
+    path = tmp_path / "table.json"
+    head = {"dataset": "office", "ids": "atomic", "seed": 0, "minutes": 1.0}
+    # process A started when the file held a stale `lora`; meanwhile B kept it aside and reran it
+    a = {**head, "runs": {"lora": _run("0ld", []), "base": _run("new", [])}}
+    on_disk = {**head, "runs": {"lora@0ld": _run("0ld", []), "lora": _run("b", []), "base": _run("0ld", [])}}
+    path.write_text(json.dumps(on_disk))
+    script.merge_concurrent_runs(path, a, trained={"base"})
+    assert set(a["runs"]) == {"base", "lora", "lora@0ld"}
+    assert a["runs"]["base"]["config_sha"] == "new"  # what A trained stays A's
+    assert a["runs"]["lora"]["config_sha"] == "b"  # B's rerun replaces A's stale copy
+    other_budget = {**head, "minutes": 15.0, "runs": {}}
+    script.merge_concurrent_runs(path, other_budget, trained=set())
+    assert other_budget["runs"] == {}  # a table of another budget is not merged
