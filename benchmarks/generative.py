@@ -89,6 +89,11 @@ def _baselines(
     return rows
 
 
+def recipe_name(dataset: str, ids: str, backbone: str) -> str:
+    """The shipped recipe of a row: ``ml-100k`` recipes are spelled ``ml100k-...``."""
+    return f"{dataset.replace('-', '')}-{ids}-{backbone}"
+
+
 def results_file(recipe: str, sha: str) -> Path:
     """Where a row of (recipe, resolved config) lives: the file already holding that config, else
     ``<recipe>.json`` for the recipe as shipped and ``<recipe>@<sha>.json`` for an override experiment
@@ -219,7 +224,7 @@ def main() -> None:
         parser.error("--dataset and --ids are required (or --table)")
     torch.set_num_threads(args.threads)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    recipe = f"{args.dataset}-{args.ids}-{args.backbone}"
+    recipe = recipe_name(args.dataset, args.ids, args.backbone)
     overrides = [*args.override, f"training.num_threads={args.threads}"]
     if args.max_minutes:
         overrides.append(f"training.max_minutes={args.max_minutes}")

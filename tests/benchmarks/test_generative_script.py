@@ -72,3 +72,11 @@ def test_seeds_run_side_by_side_both_stay_in_the_results_file(script: ModuleType
     other = {"config_sha": "def", "runs": [{**row, "seed": 2}]}
     script._merge_concurrent_seeds(out, other)
     assert [r["seed"] for r in other["runs"]] == [2]
+
+
+def test_every_dataset_name_reaches_its_shipped_recipes(script: ModuleType) -> None:
+    from genrec.training.config import load_config
+
+    assert script.recipe_name("ml-100k", "semantic", "smollm2") == "ml100k-semantic-smollm2"
+    assert load_config(script.recipe_name("ml-100k", "title", "smollm2")).data.dataset == "ml-100k"
+    assert script.recipe_name("office", "atomic", "compact") == "office-atomic-compact"
