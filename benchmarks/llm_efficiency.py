@@ -57,11 +57,18 @@ def markdown(payload: dict[str, Any]) -> str:
         "|---|---|---|---|---|---|---|---|---|---|",
     ]  # fmt: skip
     recipe = f"{payload['dataset']}-{payload.get('ids', 'atomic')}-smollm2"
-    for key, run in payload["runs"].items():
+    current = {
+        key: run.get("config_sha") == config_sha(recipe, run["overrides"])
+        for key, run in payload["runs"].items()
+    }
+    # current runs first, in the order VARIANTS lists them; runs of older recipes after them
+    rank = {name: i for i, name in enumerate(VARIANTS)}
+    for key in sorted(
+        payload["runs"], key=lambda k: (not current[k], rank.get(k.partition("@")[0], len(rank)), k)
+    ):
+        run = payload["runs"][key]
         t, tr = run["test"], run["training"]
-        name = (
-            key if run.get("config_sha") == config_sha(recipe, run["overrides"]) else f"{key} (older recipe)"
-        )
+        name = key if current[key] else f"{key} (older recipe)"
         switch = run.get("switch") or VARIANTS.get(key.partition("@")[0], ("(variant retired)", []))[0]
         tok_s = tr["tokens"] / max(tr["wall_time_s"], 1e-9)
         best = max((v["ndcg@10"] for v in tr.get("validation", [])), default=float("nan"))
@@ -156,6 +163,9 @@ def main(argv: list[str] | None = None) -> int:
         RESULTS.mkdir(parents=True, exist_ok=True)
         merge_concurrent_runs(stem.with_suffix(".json"), payload, trained)
         write_json_atomic(stem.with_suffix(".json"), payload)
+        write_text_atomic(stem.with_suffix(".md"), markdown(payload))
+    if payload["runs"]:  # also when every run was kept: the table follows the current recipe and layout
+        RESULTS.mkdir(parents=True, exist_ok=True)
         write_text_atomic(stem.with_suffix(".md"), markdown(payload))
     print(markdown(payload))
     return 0

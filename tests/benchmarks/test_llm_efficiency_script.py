@@ -58,6 +58,22 @@ def test_markdown_marks_runs_of_an_older_recipe(script: ModuleType) -> None:
     assert "LoRA then" in rows["| lora@0ld (older recipe)"]
 
 
+def test_markdown_lists_current_runs_in_variant_order_then_older_ones(script: ModuleType) -> None:
+    budget = ["training.max_minutes=1.0", "training.num_threads=1", "training.progress=false"]
+    lora = [*script.VARIANTS["lora"][1], *budget]
+    payload = {
+        "dataset": "office", "ids": "atomic", "seed": 0, "minutes": 1.0, "command": "x",
+        "machine": {"cpus": 2, "threads": 1},
+        "runs": {  # in the order two processes happened to write them
+            "base@0ld": _run("0ld", budget),
+            "lora": _run(config_sha("office-atomic-smollm2", lora), lora),
+            "base": _run(config_sha("office-atomic-smollm2", budget), budget),
+        },
+    }  # fmt: skip
+    names = [line.split(" | ")[0] for line in script.markdown(payload).splitlines() if line.startswith("| ")]
+    assert names[1:] == ["| base", "| lora", "| base@0ld (older recipe)"]  # after the header row
+
+
 def test_a_run_of_an_older_recipe_is_kept_aside_and_rerun(
     script: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
