@@ -49,6 +49,11 @@ VARIANTS: dict[str, tuple[str, list[str]]] = {
 }  # fmt: skip
 
 
+def _recipe(dataset: str, ids: str) -> str:
+    """The shipped SmolLM2 recipe of a table: ``ml-100k`` recipes are spelled ``ml100k-...``."""
+    return f"{dataset.replace('-', '')}-{ids}-smollm2"
+
+
 def markdown(payload: dict[str, Any]) -> str:
     lines = [
         f"# SmolLM2 efficiency switches — {payload['dataset']}, seed {payload['seed']}, "
@@ -56,7 +61,7 @@ def markdown(payload: dict[str, Any]) -> str:
         "| variant | switch | test HR@10 | test NDCG@10 | validity | best valid NDCG@10 | steps | tokens/s | train s | stopped |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]  # fmt: skip
-    recipe = f"{payload['dataset']}-{payload.get('ids', 'atomic')}-smollm2"
+    recipe = _recipe(payload["dataset"], payload.get("ids", "atomic"))
     current = {
         key: run.get("config_sha") == config_sha(recipe, run["overrides"])
         for key, run in payload["runs"].items()
@@ -134,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
             args.ids,
         ):
             payload["runs"] = previous["runs"]
-    recipe = f"{args.dataset}-{args.ids}-smollm2"
+    recipe = _recipe(args.dataset, args.ids)
     trained: set[str] = set()
     for name in args.variants:
         overrides = [

@@ -21,11 +21,15 @@ def script() -> ModuleType:
 
 @pytest.mark.parametrize("dataset", ["office", "scientific"])
 def test_every_variant_loads_and_all_but_base_change_the_recipe(script: ModuleType, dataset: str) -> None:
-    recipe = f"{dataset}-atomic-smollm2"
+    recipe = script._recipe(dataset, "atomic")
     shipped = load_config(recipe)
     for name, (_what, overrides) in script.VARIANTS.items():
         config = load_config(recipe, overrides)  # a ConfigError here names the bad override
         assert (config == shipped) == (name == "base"), name
+
+
+def test_the_ml_100k_table_reaches_its_recipe(script: ModuleType) -> None:
+    assert load_config(script._recipe("ml-100k", "atomic")).data.dataset == "ml-100k"
 
 
 def _run(sha: str | None, overrides: list[str]) -> dict[str, Any]:
