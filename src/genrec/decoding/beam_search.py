@@ -129,7 +129,9 @@ def _search_batch(
 
     input_ids, prompt_mask = left_pad(prompts, pad_token_id)  # (users, length)
     prompt_len = prompt_mask.sum(-1)  # (users,)
-    logits, past = runner.prefill(input_ids, prompt_mask)  # (users, vocab)
+    # room for every decoded token: the cache then grows in place (no per-step concatenation)
+    logits, past = runner.prefill(input_ids, prompt_mask, spare=trie.max_depth + 1)  # (users, vocab)
+    prompt_width = input_ids.shape[1]
 
     active = torch.arange(n_users)  # (active,) user of each active slot
     states = trie.root_states(n_users)[:, None]  # (active, width) width = 1 before the first step
@@ -205,7 +207,10 @@ def _search_batch(
         parent = torch.where(alive, rows[edge], (keep * width)[:, None].expand_as(edge))  # (active', beams)
         active = active[keep]
         states, scores = new_states, live_s
-        past = runner.reorder(past, parent.reshape(-1))
+        # Beams of one prompt share its prompt positions: while no prompt has left the batch (and after
+        # the first step's expansion to the beams) a reorder only moves the decoded positions.
+        same_rows = width == beams and keep.numel() == n_act
+        past = runner.reorder(past, parent.reshape(-1), shared_prefix=prompt_width if same_rows else 0)
         step += 1
         row_user = active.repeat_interleave(beams)  # (rows,)
         attn = torch.cat([prompt_mask[row_user], torch.ones(row_user.numel(), step, dtype=torch.long)], 1)

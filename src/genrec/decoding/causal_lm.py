@@ -56,20 +56,30 @@ class CausalLMRunner:
         new_past = out["past_key_values"] if isinstance(out, dict) else out.past_key_values
         return logits[:, -1, :], new_past  # (batch, vocab)
 
-    def new_cache(self) -> Any:
-        """An empty cache for Hugging Face models, None (model-created) otherwise."""
+    def new_cache(self, spare: int | None = None) -> Any:
+        """An empty cache for Hugging Face models, None (model-created) otherwise.
+
+        ``spare`` (the most tokens that will be decoded after the prefill) selects `SpareCapacityLayer`
+        layers that write in place instead of concatenating (see `genrec.decoding.kv_cache`).
+        """
         if self._config is None:
             return None
         try:
             from transformers import DynamicCache
         except ImportError:  # pragma: no cover - transformers is a dependency
             return None
+        if spare is not None:
+            from genrec.decoding.kv_cache import beam_search_cache
+
+            return beam_search_cache(self._config, spare)
         return DynamicCache(config=self._config)
 
-    def prefill(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> tuple[torch.Tensor, Any]:
+    def prefill(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor, spare: int | None = None
+    ) -> tuple[torch.Tensor, Any]:
         """Run left-padded prompts (batch, length); return last-position logits (batch, vocab) and cache."""
         positions = (attention_mask.cumsum(-1) - 1).clamp(min=0)  # (batch, length)
-        return self._forward(input_ids, attention_mask, positions, self.new_cache())
+        return self._forward(input_ids, attention_mask, positions, self.new_cache(spare))
 
     def step(
         self, tokens: torch.Tensor, attention_mask: torch.Tensor, positions: torch.Tensor, past: Any
@@ -78,9 +88,12 @@ class CausalLMRunner:
         return self._forward(tokens[:, None], attention_mask, positions[:, None], past)
 
     @staticmethod
-    def reorder(past: Any, rows: torch.Tensor) -> Any:
-        """Select (and repeat) cache rows: row i of the result is row ``rows[i]`` of ``past``."""
-        if hasattr(past, "reorder_cache"):
-            past.reorder_cache(rows)
-            return past
-        return tuple(tuple(t.index_select(0, rows) for t in layer) for layer in past)
+    def reorder(past: Any, rows: torch.Tensor, shared_prefix: int = 0) -> Any:
+        """Select (and repeat) cache rows: row i of the result is row ``rows[i]`` of ``past``.
+
+        ``shared_prefix > 0``: same row count, and every row's first ``shared_prefix`` positions already
+        equal those of ``rows[i]`` (beams of one prompt), so only the later positions need moving.
+        """
+        from genrec.decoding.kv_cache import reorder_beams
+
+        return reorder_beams(past, rows, shared_prefix)
