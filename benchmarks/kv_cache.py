@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import json
 import os
 import platform
 import sys
@@ -125,14 +124,10 @@ def main() -> None:
                      f"{r['speedup']:.2f}x | {r['identical_top10_pct']:.0f}% | {r['max_abs_score_diff']:.1e} |")  # fmt: skip
     lines += ["", "Both methods run alternately on the same batches in one process; other processes may share "
               "the CPU. The title model is untrained (its searches run longer than a fine-tuned model's)."]  # fmt: skip
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    for name, text in (
-        ("kv_cache.json", json.dumps(report, indent=2)),
-        ("kv_cache.md", "\n".join(lines) + "\n"),
-    ):
-        tmp = RESULTS / (name + ".tmp")
-        tmp.write_text(text)
-        os.replace(tmp, RESULTS / name)
+    from genrec.tokenizers.persist import write_json_atomic, write_text_atomic
+
+    write_json_atomic(RESULTS / "kv_cache.json", report)
+    write_text_atomic(RESULTS / "kv_cache.md", "\n".join(lines) + "\n")
     print("\n".join(lines))
 
 
