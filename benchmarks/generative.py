@@ -94,14 +94,18 @@ def recipe_name(dataset: str, ids: str, backbone: str) -> str:
     return f"{dataset.replace('-', '')}-{ids}-{backbone}"
 
 
-def results_file(recipe: str, sha: str) -> Path:
+def results_file(recipe: str, sha: str, test_users: int = 0) -> Path:
     """Where a row of (recipe, resolved config) lives: the file already holding that config, else
     ``<recipe>.json`` for the recipe as shipped and ``<recipe>@<sha>.json`` for an override experiment
-    (so an experiment never overwrites the recipe's row, nor another experiment's)."""
+    (so an experiment never overwrites the recipe's row, nor another experiment's). A row tested on a
+    sample of the test users (``test_users``) lives apart, in ``<recipe>@<sha>+test<N>.json``."""
     for path in sorted(RESULTS.glob(f"{recipe}*.json")):
         payload = json.loads(path.read_text())
-        if payload.get("recipe") == recipe and payload.get("config_sha") == sha:
+        same_test = payload.get("test_users", 0) == test_users
+        if payload.get("recipe") == recipe and payload.get("config_sha") == sha and same_test:
             return path
+    if test_users:
+        return RESULTS / f"{recipe}@{sha}+test{test_users}.json"
     plain = RESULTS / f"{recipe}.json"
     if sha != config_sha(recipe, []):
         return RESULTS / f"{recipe}@{sha}.json"
@@ -185,6 +189,11 @@ def combined_table() -> str:
                 name += _overrides_label(payload.get("overrides", [])) + " (older recipe)"
             elif current != config_sha(name, []):
                 name += _overrides_label(payload.get("overrides", []))
+            if payload.get("test_users"):
+                first = payload["runs"][0]
+                name += (
+                    f" (test: {first.get('users', '?')} of {first.get('users_total', '?')} users, sampled)"
+                )
             rows[name] = _summary(payload["runs"])
             n_seeds[name] = len(payload["runs"])
         parts.append(_markdown(dataset, rows, n_seeds))
@@ -210,6 +219,10 @@ def main() -> None:
         "--baselines", action="store_true",
         help="put popularity and SASRec rows in the table: from benchmarks/baselines.py results, else trained here",
     )  # fmt: skip
+    parser.add_argument(
+        "--test-users", type=int, default=0,
+        help="test on this many test users drawn at random (seed 0) instead of all; the row says so (0: all)",
+    )  # fmt: skip
     parser.add_argument("--override", action="append", default=[], help="section.key=value (repeatable)")
     parser.add_argument("--work-dir", type=Path, default=Path("runs/benchmarks"))
     parser.add_argument(
@@ -232,12 +245,13 @@ def main() -> None:
     sha = config_sha(recipe, overrides)
     if sha is None:
         parser.error(f"recipe {recipe!r} with overrides {args.override} does not load")
-    out = results_file(recipe, sha)
+    out = results_file(recipe, sha, args.test_users)
     previous = json.loads(out.read_text()) if out.is_file() else {}
     same = previous.get("config_sha") == sha
     kept = {r["seed"]: r for r in previous.get("runs", []) if same}
     payload: dict[str, Any] = {
         "recipe": recipe, "config_sha": sha, "dataset": args.dataset, "overrides": overrides,
+        **({"test_users": args.test_users} if args.test_users else {}),
         # seeds run earlier under the same config stay: rows grow one seed (one session) at a time
         "runs": [kept[s] for s in sorted(kept) if s not in args.seeds],
         "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "torch_threads": args.threads},
@@ -249,7 +263,12 @@ def main() -> None:
             continue
         # An unfinished seed resumes from its checkpoint in the work dir (one per recipe version).
         metrics = train_command(
-            recipe, args.work_dir / f"{recipe}-seed{seed}-{sha}", seed, args.data_dir, overrides
+            recipe,
+            args.work_dir / f"{recipe}-seed{seed}-{sha}",
+            seed,
+            args.data_dir,
+            overrides,
+            test_users=args.test_users,
         )
         row = {**metrics["test"], "train_s": metrics["training"]["wall_time_s"], "seed": seed}
         payload["runs"].append(row)

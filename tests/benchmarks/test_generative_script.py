@@ -58,6 +58,25 @@ def test_an_override_experiment_never_overwrites_the_recipes_row(
     assert (tmp_path / f"{RECIPE}@0ld.json").is_file() and not (tmp_path / f"{RECIPE}.json").exists()
 
 
+def test_a_row_tested_on_sampled_users_lives_apart_and_says_so(
+    script: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(script, "RESULTS", tmp_path)
+    monkeypatch.setattr(script, "_harness_rows", lambda dataset: ({}, {}))
+    bare = script.config_sha(RECIPE, [])
+    full = {"recipe": RECIPE, "dataset": "office", "config_sha": bare, "overrides": []}
+    (tmp_path / f"{RECIPE}.json").write_text(json.dumps({**full, "runs": [{"seed": 0, "ndcg@10": 0.05}]}))
+    sampled = script.results_file(RECIPE, bare, test_users=800)
+    assert sampled == tmp_path / f"{RECIPE}@{bare}+test800.json"
+    run = {"seed": 0, "ndcg@10": 0.02, "users": 800, "users_total": 4905}
+    sampled.write_text(json.dumps({**full, "test_users": 800, "runs": [run]}))
+    assert script.results_file(RECIPE, bare) == tmp_path / f"{RECIPE}.json"  # the full-test row stays
+    assert script.results_file(RECIPE, bare, test_users=800) == sampled
+    table = script.combined_table()
+    assert f"| {RECIPE} | 1 |" in table
+    assert f"| {RECIPE} (test: 800 of 4905 users, sampled) | 1 |" in table
+
+
 def test_seeds_run_side_by_side_both_stay_in_the_results_file(script: ModuleType, tmp_path: Path) -> None:
     # `--seeds 1` and `--seeds 2` started together: each read a file holding seed 0 only
     out = tmp_path / f"{RECIPE}.json"

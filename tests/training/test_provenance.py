@@ -16,6 +16,12 @@ def test_config_identity_ignores_speed_settings_only() -> None:
     assert config_sha(RECIPE, ["backbone.hidden_dropout=0.2"]) != bare
 
 
+def test_a_field_added_later_keeps_earlier_rows_current_at_its_old_behaviour() -> None:
+    bare = config_sha(RECIPE, ["training.max_minutes=5"])
+    assert config_sha(RECIPE, ["training.max_minutes=5", "training.schedule_clock=steps"]) == bare
+    assert config_sha(RECIPE, ["training.max_minutes=5", "training.schedule_clock=budget"]) != bare
+
+
 def test_a_recipe_or_override_that_no_longer_loads_has_no_identity() -> None:
     assert config_sha("no-such-recipe", []) is None
     assert config_sha(RECIPE, ["training.no_such_key=1"]) is None

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import yaml
 
 from genrec.data import LeaveOneOutSplit, leave_one_out, load_dataset
@@ -39,10 +40,22 @@ def _write_resolved(output_dir: Path, config: RunConfig) -> None:
     write_text_atomic(path, config.to_yaml())
 
 
+#: Seed of the test-user sample (``test_users``): every seed and every model is tested on the same users.
+TEST_SAMPLE_SEED = 0
+
+
 def train_and_evaluate(
-    run_config: RunConfig, output_dir: Path, data_dir: Path | None = None, test: bool = True
+    run_config: RunConfig,
+    output_dir: Path,
+    data_dir: Path | None = None,
+    test: bool = True,
+    test_users: int = 0,
 ) -> tuple[GenerativeRecommender, LeaveOneOutSplit, dict[str, Any]]:
-    """Write the resolved config, train (resuming if ``output_dir`` holds checkpoints), test, save."""
+    """Write the resolved config, train (resuming if ``output_dir`` holds checkpoints), test, save.
+
+    ``test_users`` > 0 tests on that many test users drawn at random (seed ``TEST_SAMPLE_SEED``) instead
+    of all of them, for models whose decoding is too slow for the whole test set; ``metrics["test"]`` then
+    records ``users`` (how many were tested) and ``users_total``."""
     from accelerate import PartialState
 
     from genrec.data.registry import default_data_dir
@@ -62,8 +75,15 @@ def train_and_evaluate(
     metrics: dict[str, Any] = dict(recommender.metrics)
     if main:
         if test:
-            result = evaluate(recommender, split.test_set(), k_max=20, batch_size=256)
+            test_set = split.test_set()
+            total = len(test_set)
+            if 0 < test_users < total:
+                rng = np.random.default_rng(TEST_SAMPLE_SEED)
+                test_set = test_set.subset(sorted(rng.choice(total, size=test_users, replace=False).tolist()))
+            result = evaluate(recommender, test_set, k_max=20, batch_size=256)
             metrics["test"] = dict(result.metrics)
+            if len(test_set) < total:
+                metrics["test"]["users"], metrics["test"]["users_total"] = len(test_set), total
             metrics["test"]["validity"] = float((result.items >= 0).mean()) if result.items.size else 0.0
         metrics["total_wall_time_s"] = time.perf_counter() - start
         recommender.metrics = metrics
@@ -83,13 +103,17 @@ def train_command(
     data_dir: Path | None = None,
     overrides: Sequence[str] = (),
     test: bool = True,
+    test_users: int = 0,
 ) -> dict[str, Any]:
     """Train the recipe ``config`` (shipped name or YAML path) into ``output_dir``; returns the metrics.
 
     ``seed`` overrides the recipe's seed; ``overrides`` are ``section.key=value`` strings; ``test`` also
-    evaluates the best model on the held-out test users (full ranking, history excluded). Re-running the
+    evaluates the best model on the held-out test users (full ranking, history excluded; ``test_users`` > 0:
+    a seeded sample of that many, see `train_and_evaluate`). Re-running the
     same command on the same ``output_dir`` resumes a killed run. Works under ``accelerate launch``.
     """
     extra = [*overrides, *([f"seed={seed}"] if seed is not None else [])]
-    _, _, metrics = train_and_evaluate(load_config(config, extra), Path(output_dir), data_dir, test)
+    _, _, metrics = train_and_evaluate(
+        load_config(config, extra), Path(output_dir), data_dir, test, test_users
+    )
     return metrics

@@ -22,6 +22,8 @@ from genrec.errors import ConfigError
 CONFIGS_DIR = Path(__file__).resolve().parents[1] / "configs"
 PREFIX_MODES = ("all", "last_n", "sampled")
 SCHEDULERS = ("cosine", "linear", "constant_with_warmup")
+#: What the learning-rate decay is laid out over (``genrec.training.schedule``).
+SCHEDULE_CLOCKS = ("steps", "budget")
 ALIGNMENT_TASKS = ("title_to_id", "id_to_title")
 GROUNDINGS = ("trie", "embedding")
 
@@ -139,7 +141,9 @@ class TrainingConfig:
     of the next-item examples (0: off; pretrained backbones with item titles only). loss_vocabulary:
     ``full`` scores each target token against the whole vocabulary; ``identifiers`` scores identifier tokens
     against the identifier vocabulary only, the tokens trie decoding can emit (a pretrained LM's ~50k-row head
-    is skipped; alignment title text still uses the full vocabulary).
+    is skipped; alignment title text still uses the full vocabulary). schedule_clock: ``steps`` lays the
+    warm-up and decay out over the run's step count; ``budget`` decays over ``max_minutes`` of wall clock
+    as well, reaching the floor when either the steps or the time run out (``genrec.training.schedule``).
     """
 
     prefixes: str = "all"
@@ -164,6 +168,7 @@ class TrainingConfig:
     alignment_ratio: float = 0.0
     alignment_tasks: tuple[str, ...] = ALIGNMENT_TASKS
     loss_vocabulary: str = "full"
+    schedule_clock: str = "steps"
 
     def __post_init__(self) -> None:
         s = "training"
@@ -185,6 +190,14 @@ class TrainingConfig:
         _check(
             self.loss_vocabulary in LOSS_VOCABULARIES, s,
             f"loss_vocabulary must be one of {LOSS_VOCABULARIES}, got {self.loss_vocabulary!r}",
+        )  # fmt: skip
+        _check(
+            self.schedule_clock in SCHEDULE_CLOCKS, s,
+            f"schedule_clock must be one of {SCHEDULE_CLOCKS}, got {self.schedule_clock!r}",
+        )  # fmt: skip
+        _check(
+            self.schedule_clock == "steps" or self.max_minutes > 0, s,
+            "schedule_clock: budget lays the decay out over max_minutes; set training.max_minutes > 0",
         )  # fmt: skip
         bad = sorted(set(self.alignment_tasks) - set(ALIGNMENT_TASKS))
         _check(not bad, s, f"unknown alignment_tasks {bad}; allowed: {list(ALIGNMENT_TASKS)}")

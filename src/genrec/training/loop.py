@@ -26,7 +26,6 @@ import torch
 from accelerate import Accelerator
 from accelerate.utils import DistributedType, broadcast_object_list
 from tqdm.auto import tqdm
-from transformers import get_scheduler
 
 from genrec.errors import GenrecError
 from genrec.training import checkpoint as ckpt
@@ -39,6 +38,7 @@ from genrec.training.examples import (
     shard_batches,
 )
 from genrec.training.losses import identifier_loss, identifier_vocabulary, target_loss
+from genrec.training.schedule import build_scheduler
 
 logger = logging.getLogger(__name__)
 
@@ -284,7 +284,13 @@ class Trainer:
             identifier_vocabulary(self.builder.item_ids) if cfg.loss_vocabulary == "identifiers" else None
         )
         optimizer = torch.optim.AdamW(_param_groups(self.model, cfg.weight_decay), lr=cfg.lr)
-        scheduler = get_scheduler(cfg.scheduler, optimizer, min(cfg.warmup_steps, total), total)
+        budget_fraction = None
+        if cfg.schedule_clock == "budget":
+
+            def budget_fraction() -> float:  # the trainer state's clock, restored on resume
+                return self.state.elapsed_s / (60 * cfg.max_minutes)
+
+        scheduler = build_scheduler(optimizer, cfg.scheduler, cfg.warmup_steps, total, budget_fraction)
         resumed = self._resume(optimizer, scheduler)
         self._configure_deepspeed()
         model, optimizer = acc.prepare(self.model, optimizer)
@@ -316,13 +322,13 @@ class Trainer:
                 if cfg.grad_clip:
                     acc.clip_grad_norm_(model.parameters(), cfg.grad_clip)
                 optimizer.step()
+                st = self.state
+                st.elapsed_s = elapsed0 + time.perf_counter() - start  # before the schedule reads it
                 scheduler.step()
                 optimizer.zero_grad(set_to_none=True)
-                st = self.state
                 st.step += 1
                 st.batch_in_epoch = b + 1
                 st.tokens += int(batch["attention_mask"].sum()) * acc.num_processes
-                st.elapsed_s = elapsed0 + time.perf_counter() - start
                 rate = (st.tokens - start_tokens) / max(time.perf_counter() - start, 1e-9)
                 bar.update(1)
                 bar.set_postfix(
