@@ -52,3 +52,29 @@ def test_text_ids_on_a_catalogue_without_text_are_a_clear_error() -> None:
         tok.fit(catalogue, _two_communities(), seed=0)
     with pytest.raises(ConfigError, match="source must be one of"):
         build_tokenizer("rqvae", {"source": "pictures"})
+
+
+def test_sasrec_source_learns_the_communities_from_training_sequences_only() -> None:
+    from genrec.tokenizers.sequential_embeddings import sasrec_embeddings
+
+    ids = [f"x{i}" for i in range(11)]
+    catalogue = Catalogue.from_records(ids, {})
+    x = sasrec_embeddings(catalogue, _two_communities(), dim=8, seed=0, epochs=30, num_threads=1)
+    assert x.shape == (11, 8) and x.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(x, axis=1), 1.0, rtol=1e-5)
+    sims = x[:10] @ x[:10].T  # (10, 10)
+    same = np.equal.outer(np.arange(10) // 5, np.arange(10) // 5) & ~np.eye(10, dtype=bool)
+    assert sims[same].mean() > sims[~np.equal.outer(np.arange(10) // 5, np.arange(10) // 5)].mean() + 0.2
+    np.testing.assert_array_equal(
+        x, sasrec_embeddings(catalogue, _two_communities(), dim=8, seed=0, epochs=30, num_threads=1)
+    )
+    with pytest.raises(ConfigError, match="even"):
+        sasrec_embeddings(catalogue, _two_communities(), dim=7, seed=0, epochs=1)
+    tok = build_tokenizer(
+        "residual_kmeans",
+        {"levels": 2, "codebook_size": 2, "source": "sasrec", "interaction_dim": 8, "sasrec_epochs": 30},
+    )
+    tok.fit(catalogue, _two_communities(), seed=0)
+    assert len({tok.encode(i) for i in range(11)}) == 11
+    with pytest.raises(ConfigError, match="sasrec_epochs"):
+        build_tokenizer("rqvae", {"source": "sasrec", "sasrec_epochs": 0})

@@ -44,6 +44,7 @@ def _semantic_options(opts: dict[str, Any]) -> dict[str, Any]:
         "spread": bool(opts.pop("spread", True)),
         "source": opts.pop("source", "text"),
         "interaction_dim": int(opts.pop("interaction_dim", 64)),
+        "sasrec_epochs": int(opts.pop("sasrec_epochs", 20)),
     }
 
 

@@ -108,6 +108,7 @@ class ResidualKMeansTokenizer(SemanticTokenizer):
         spread: bool = True,
         source: str = "text",
         interaction_dim: int = 64,
+        sasrec_epochs: int = 20,
     ) -> None:
         super().__init__(
             ResidualKMeansQuantiser(config),
@@ -115,6 +116,7 @@ class ResidualKMeansTokenizer(SemanticTokenizer):
             spread=spread,
             source=source,
             interaction_dim=interaction_dim,
+            sasrec_epochs=sasrec_epochs,
         )
 
     @classmethod

@@ -213,9 +213,15 @@ class RQVAETokenizer(SemanticTokenizer):
         spread: bool = True,
         source: str = "text",
         interaction_dim: int = 64,
+        sasrec_epochs: int = 20,
     ) -> None:
         super().__init__(
-            RQVAEQuantiser(config), embed=embed, spread=spread, source=source, interaction_dim=interaction_dim
+            RQVAEQuantiser(config),
+            embed=embed,
+            spread=spread,
+            source=source,
+            interaction_dim=interaction_dim,
+            sasrec_epochs=sasrec_epochs,
         )
 
     @classmethod

@@ -10,8 +10,9 @@ quantiser, nearest codes, no spreading), then the next free collision-breaking c
 no existing identifier ever changes.
 
 ``source: interactions`` quantises collaborative item vectors (`interaction_embeddings`: SVD of the
-training co-occurrence graph) instead of text, for catalogues that have no text. New items then have no
-interactions: they get the zero vector's codes and are numbered by the collision level.
+training co-occurrence graph) instead of text, for catalogues that have no text; ``source: sasrec`` quantises
+the item table of a SASRec trained on the training sequences (`sequential_embeddings`). New items then have
+no interactions: they get the zero vector's codes and are numbered by the collision level.
 """
 
 from __future__ import annotations
@@ -27,11 +28,13 @@ from genrec.errors import ConfigError, GenrecError
 from genrec.tokenizers.interaction_embeddings import interaction_embeddings
 from genrec.tokenizers.levels import CollisionBreaker, level_token, level_tokens
 from genrec.tokenizers.quantiser import Quantiser, spread_last_level
+from genrec.tokenizers.sequential_embeddings import sasrec_embeddings
 from genrec.tokenizers.table import IdentifierTable, load_table, save_table
 from genrec.tokenizers.text_embeddings import EmbedFn, MiniLMEmbedder, item_texts
 
-#: What the quantiser reads: item-text embeddings, or collaborative vectors from training interactions.
-SOURCES = ("text", "interactions")
+#: What the quantiser reads: item-text embeddings, collaborative vectors from training interactions
+#: (co-occurrence SVD), or the item table of a SASRec trained on the training sequences.
+SOURCES = ("text", "interactions", "sasrec")
 
 
 class SemanticTokenizer:
@@ -46,16 +49,20 @@ class SemanticTokenizer:
         spread: bool = True,
         source: str = "text",
         interaction_dim: int = 64,
+        sasrec_epochs: int = 20,
     ) -> None:
         if source not in SOURCES:
             raise ConfigError(f"{self.name}: source must be one of {SOURCES}, got {source!r}")
         if interaction_dim < 1:
             raise ConfigError(f"{self.name}: interaction_dim must be >= 1, got {interaction_dim}")
+        if sasrec_epochs < 1:
+            raise ConfigError(f"{self.name}: sasrec_epochs must be >= 1, got {sasrec_epochs}")
         self.quantiser = quantiser
         self.embed: EmbedFn = embed if embed is not None else MiniLMEmbedder()
         self.spread = spread
         self.source = source
         self.interaction_dim = interaction_dim
+        self.sasrec_epochs = sasrec_epochs
         self.table = IdentifierTable()
         self.breaker = CollisionBreaker()
         #: Quantiser codes (before collision breaking) of every item, shape (n, levels).
@@ -75,6 +82,8 @@ class SemanticTokenizer:
         t0 = time.perf_counter()
         if self.source == "interactions":
             x = interaction_embeddings(len(catalogue), train_sequences, self.interaction_dim, seed)
+        elif self.source == "sasrec":
+            x = sasrec_embeddings(catalogue, train_sequences, self.interaction_dim, seed, self.sasrec_epochs)
         else:
             fields = ("title", "brand", "categories", "description")
             if len(catalogue) and not any(
@@ -110,7 +119,7 @@ class SemanticTokenizer:
         """Cold start: codes of new items from their text through the trained quantiser."""
         new = self.table.new_items(catalogue)
         if new:
-            if self.source == "interactions":  # no interactions yet: the zero vector's codes
+            if self.source != "text":  # no interactions yet: the zero vector's codes
                 dim = self.interaction_dim
                 codes = self.quantiser.codes(np.zeros((len(new), dim), dtype=np.float32))
             else:
@@ -145,6 +154,7 @@ class SemanticTokenizer:
         state = {
             "spread": self.spread, "breaker": self.breaker.to_json(), "timings": self.timings,
             "source": self.source, "interaction_dim": self.interaction_dim,
+            "sasrec_epochs": self.sasrec_epochs,
         }  # fmt: skip
         save_table(directory, self.name, self.table, state)
 
@@ -155,6 +165,8 @@ class SemanticTokenizer:
         self.source = str(state.get("source", "text"))
         dim = state.get("interaction_dim", 64)
         self.interaction_dim = int(dim) if isinstance(dim, int | float | str) else 64
+        epochs = state.get("sasrec_epochs", 20)
+        self.sasrec_epochs = int(epochs) if isinstance(epochs, int | float | str) else 20
         self.breaker = CollisionBreaker.from_json(state.get("breaker"))
         both = np.load(directory / "codes.npy")
         self.codes, self.raw_codes = both[0], both[1]
