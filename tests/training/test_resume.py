@@ -107,3 +107,53 @@ def test_a_multi_process_launch_that_came_up_single_process_is_refused(
     with pytest.raises(GenrecError, match="WORLD_SIZE"):
         trainer.train()
     assert not (tmp_path / "run" / "checkpoints").exists()
+
+
+def test_ema_run_resumes_to_identical_average_and_keeps_the_average_as_best(tmp_path: Path) -> None:
+    opts = {"eval_every": 8, "patience": 0, "ema_decay": 0.9}
+    full = run_tiny.make_trainer(tmp_path / "full", 24, **opts)
+    full_result = full.train()
+    halted = run_tiny.make_trainer(tmp_path / "cut", 24, **opts)
+    assert halted.train(halt_at_step=13).halted
+    latest = ckpt.committed(tmp_path / "cut", "latest")
+    assert latest is not None and (latest / ckpt.EMA_WEIGHTS).is_file()
+    assert ckpt.load_state(latest)["ema_n_averaged"] == 10
+    resumed = run_tiny.make_trainer(tmp_path / "cut", 24, **opts)
+    result = resumed.train()
+    assert result.state.history == full_result.state.history
+    assert_same(weights(full), weights(resumed))
+    best = ckpt.committed(tmp_path / "cut", "best")
+    assert best is not None
+    saved = load_file(str(best / ckpt.WEIGHTS))
+    raw = load_file(str(best.parent / ckpt.read_pointer(tmp_path / "cut")["latest"] / ckpt.WEIGHTS))
+    handed_back = weights(resumed)
+    assert all(torch.equal(saved[k], handed_back[k]) for k in saved)  # the average was kept and handed back
+    assert any(not torch.equal(saved[k], raw[k]) for k in saved.keys() & raw.keys())  # not the raw ones
+
+
+def test_ema_is_the_exponential_average_of_the_raw_trajectory_which_it_leaves_unchanged(
+    tmp_path: Path,
+) -> None:
+    steps, decay = 6, 0.7
+    plain_dir = tmp_path / "plain"
+    trajectory = []
+    for step in range(1, steps + 1):  # one step at a time, resuming: the raw weights after every step
+        trainer = run_tiny.make_trainer(plain_dir, steps, checkpoint_every=1)
+        trainer.train(halt_at_step=step)
+        trajectory.append(weights(trainer))
+    expected = dict(trajectory[0])
+    for w in trajectory[1:]:
+        expected = {k: decay * expected[k] + (1 - decay) * w[k] for k in expected}
+    averaged = run_tiny.make_trainer(tmp_path / "ema", steps, ema_decay=decay)
+    averaged.train()
+    got = weights(averaged)
+    for key in expected:
+        assert torch.allclose(got[key], expected[key], atol=1e-6), key
+    raw = load_file(str(ckpt.committed(tmp_path / "ema", "latest") / ckpt.WEIGHTS))  # type: ignore[operator]
+    assert raw and all(torch.equal(raw[k], trajectory[-1][k]) for k in raw)
+
+
+def test_ema_is_refused_under_a_sharding_engine(tmp_path: Path) -> None:
+    trainer = run_tiny.make_trainer(tmp_path / "run", 4, sharded=True, ema_decay=0.9)
+    with pytest.raises(GenrecError, match="ema_decay"):
+        trainer.train()

@@ -3,7 +3,8 @@
 Layout under ``<output>/checkpoints/``::
 
     pointer.json            {"latest": "step-00000500", "best": "best-00000400"}  (replaced atomically)
-    step-00000500/          model.safetensors, state.pt (optimizer, scheduler, trainer state), rng-<rank>.pt
+    step-00000500/          model.safetensors, state.pt (optimizer, scheduler, trainer state), rng-<rank>.pt,
+                            ema.safetensors (the weight average, when training.ema_decay is on)
     best-00000400/          model.safetensors, metrics.json
 
 A checkpoint directory is written under a temporary name and renamed when complete; only then is the
@@ -29,6 +30,7 @@ from genrec.errors import GenrecError
 
 POINTER = "pointer.json"
 WEIGHTS = "model.safetensors"
+EMA_WEIGHTS = "ema.safetensors"
 STATE = "state.pt"
 
 
@@ -65,13 +67,15 @@ def new_staging_dir(output_dir: Path, name: str) -> Path:
     return Path(tempfile.mkdtemp(prefix=f".{name}.", suffix=".tmp", dir=root))
 
 
-def save_weights(directory: Path, model: torch.nn.Module | dict[str, torch.Tensor]) -> None:
+def save_weights(
+    directory: Path, model: torch.nn.Module | dict[str, torch.Tensor], filename: str = WEIGHTS
+) -> None:
     """Model weights as safetensors (tied weights stored once).
 
     Pass a state dict gathered with ``accelerator.get_state_dict`` under FSDP / DeepSpeed, a module else.
     """
     if isinstance(model, torch.nn.Module):
-        save_model(model, str(directory / WEIGHTS))
+        save_model(model, str(directory / filename))
         return
     seen: set[tuple[int, int]] = set()
     unique: dict[str, torch.Tensor] = {}
@@ -81,11 +85,11 @@ def save_weights(directory: Path, model: torch.nn.Module | dict[str, torch.Tenso
             continue
         seen.add(ident)
         unique[key] = tensor.detach().cpu().contiguous()
-    save_file(unique, str(directory / WEIGHTS))
+    save_file(unique, str(directory / filename))
 
 
-def load_weights(directory: Path, model: torch.nn.Module) -> None:
-    path = directory / WEIGHTS
+def load_weights(directory: Path, model: torch.nn.Module, filename: str = WEIGHTS) -> None:
+    path = directory / filename
     if not path.is_file():
         raise GenrecError(f"checkpoint weights missing: {path}")
     missing, unexpected = load_model(model, str(path), strict=False)

@@ -144,6 +144,9 @@ class TrainingConfig:
     is skipped; alignment title text still uses the full vocabulary). schedule_clock: ``steps`` lays the
     warm-up and decay out over the run's step count; ``budget`` decays over ``max_minutes`` of wall clock
     as well, reaching the floor when either the steps or the time run out (``genrec.training.schedule``).
+    ema_decay: keep an exponential moving average of the weights (``torch.optim.swa_utils``), updated after
+    every optimiser step with this decay (0: off); validation, the best checkpoint and the model handed back
+    use the averaged weights, while the optimiser keeps stepping the raw ones. Unsharded runs only.
     """
 
     prefixes: str = "all"
@@ -169,9 +172,11 @@ class TrainingConfig:
     alignment_tasks: tuple[str, ...] = ALIGNMENT_TASKS
     loss_vocabulary: str = "full"
     schedule_clock: str = "steps"
+    ema_decay: float = 0.0
 
     def __post_init__(self) -> None:
         s = "training"
+        _check(0.0 <= self.ema_decay < 1.0, s, f"ema_decay must be in [0, 1) (0: off), got {self.ema_decay}")
         _check(
             self.prefixes in PREFIX_MODES, s, f"prefixes must be one of {PREFIX_MODES}, got {self.prefixes!r}"
         )

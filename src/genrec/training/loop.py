@@ -8,7 +8,9 @@ takes a disjoint share of every epoch's batches. Under DDP rank 0 validates and 
 engine that shards parameters or optimizer state (DeepSpeed, FSDP) every rank takes part: all ranks run the
 validation forward passes, the best weights are gathered collectively, checkpoints hold each rank's shard
 (``accelerate.save_state``), and the trained model is handed back as a fresh unsharded copy (``rebuild``)
-holding the best weights.
+holding the best weights. With ``ema_decay`` an exponential moving average of the weights is kept beside
+the trained ones (unsharded runs): it is what validation scores, the best checkpoint keeps and the run hands
+back, and it is checkpointed so a resumed run averages exactly as an uninterrupted one.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from typing import Any
 import torch
 from accelerate import Accelerator
 from accelerate.utils import DistributedType, broadcast_object_list
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm.auto import tqdm
 
 from genrec.errors import GenrecError
@@ -135,6 +138,7 @@ class Trainer:
             )
         self.rebuild = rebuild
         self.state = TrainState()
+        self.ema: AveragedModel | None = None
 
     # ------------------------------------------------------------------ data
     def _epoch_batches(self, epoch: int) -> tuple[list[Any], list[list[int]]]:
@@ -174,6 +178,9 @@ class Trainer:
             }
             if not self.sharded:
                 state["optimizer"] = optimizer.state_dict()
+            if self.ema is not None:
+                ckpt.save_weights(directory, self.ema.module, ckpt.EMA_WEIGHTS)
+                state["ema_n_averaged"] = int(self.ema.n_averaged)
             ckpt.save_state(directory, state)
             ckpt.commit(self.output_dir, directory, name, "latest")
         acc.wait_for_everyone()
@@ -181,7 +188,7 @@ class Trainer:
     def _save_best(self, metrics: dict[str, float]) -> None:
         """Rank 0 writes the weights; sharded, every rank must call this (the gather is collective)."""
         acc = self.accelerator
-        weights = acc.get_state_dict(self.model) if self.sharded else acc.unwrap_model(self.model)
+        weights = acc.get_state_dict(self.model) if self.sharded else self._scored_model()
         if not acc.is_main_process:
             return
         name = f"best-{self.state.step:08d}"
@@ -216,18 +223,33 @@ class Trainer:
         logger.info("resumed from %s (step %d)", latest, self.state.step)
         return latest
 
+    def _restore_ema(self, checkpoint: Path) -> None:
+        assert self.ema is not None
+        n_averaged = ckpt.load_state(checkpoint).get("ema_n_averaged")
+        if n_averaged is None:
+            raise GenrecError(
+                f"{checkpoint}: written without a weight average; resume with the run's training.ema_decay"
+            )
+        ckpt.load_weights(checkpoint, self.ema.module, ckpt.EMA_WEIGHTS)
+        self.ema.n_averaged.fill_(int(n_averaged))
+
     # ------------------------------------------------------------------ validation
+    def _scored_model(self) -> torch.nn.Module:
+        """The weights validation scores and the best checkpoint keeps: the average when there is one."""
+        return self.ema.module if self.ema is not None else self.accelerator.unwrap_model(self.model)
+
     def _run_validation(self) -> bool:
         """Validate (rank 0; sharded: every rank runs the same forward passes), keep the best weights;
         returns True when early stopping triggers."""
         acc = self.accelerator
         result: list[Any] = [None]
         if self.validate is not None and (acc.is_main_process or self.sharded):
-            model = acc.unwrap_model(self.model)
+            model = self._scored_model()
             model.eval()
             with torch.no_grad():
                 metrics = dict(self.validate(model))
-            model.train()
+            if self.ema is None:
+                model.train()
             if acc.is_main_process:
                 metrics["step"] = float(self.state.step)
                 improved = metrics[SELECT_METRIC] > self.state.best_metric
@@ -271,6 +293,10 @@ class Trainer:
                 f"launched as {launched} processes (WORLD_SIZE) but accelerate set up a single-process run; "
                 "DeepSpeed and FSDP need GPUs — on CPUs launch DDP with `accelerate launch --multi_gpu`"
             )
+        if cfg.ema_decay and self.sharded:
+            raise GenrecError(
+                "training.ema_decay needs unsharded weights: use one process or DDP, not DeepSpeed / FSDP"
+            )
         if cfg.num_threads:
             torch.set_num_threads(cfg.num_threads)
         if acc.is_main_process:
@@ -297,6 +323,13 @@ class Trainer:
         self.model = model
         if resumed is not None and self.sharded:
             acc.load_state(str(resumed / ENGINE_STATE))
+        if cfg.ema_decay:  # a copy of the (resumed) weights on the training device, in eval mode
+            self.ema = AveragedModel(
+                acc.unwrap_model(model), multi_avg_fn=get_ema_multi_avg_fn(cfg.ema_decay), use_buffers=True
+            )
+            self.ema.eval()
+            if resumed is not None:
+                self._restore_ema(resumed)
         model.train()
         bar = tqdm(
             total=total,
@@ -322,6 +355,8 @@ class Trainer:
                 if cfg.grad_clip:
                     acc.clip_grad_norm_(model.parameters(), cfg.grad_clip)
                 optimizer.step()
+                if self.ema is not None:
+                    self.ema.update_parameters(acc.unwrap_model(model))
                 st = self.state
                 st.elapsed_s = elapsed0 + time.perf_counter() - start  # before the schedule reads it
                 scheduler.step()
@@ -372,6 +407,8 @@ class Trainer:
                 ckpt.load_weights(source, self.model)
         elif best is not None:
             ckpt.load_weights(best, acc.unwrap_model(model))
+        elif self.ema is not None:  # no validation: hand back the average
+            acc.unwrap_model(model).load_state_dict(self.ema.module.state_dict())
         acc.wait_for_everyone()
         done_steps = self.state.step - start_step
         logger.info("trained %d steps in %.1f s", done_steps, time.perf_counter() - start)
