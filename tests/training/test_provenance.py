@@ -25,3 +25,9 @@ def test_a_field_added_later_keeps_earlier_rows_current_at_its_old_behaviour() -
 def test_a_recipe_or_override_that_no_longer_loads_has_no_identity() -> None:
     assert config_sha("no-such-recipe", []) is None
     assert config_sha(RECIPE, ["training.no_such_key=1"]) is None
+
+
+def test_ema_decay_off_keeps_rows_recorded_before_it_current() -> None:
+    bare = config_sha(RECIPE, [])
+    assert config_sha(RECIPE, ["training.ema_decay=0.0"]) == bare
+    assert config_sha(RECIPE, ["training.ema_decay=0.999"]) != bare

@@ -18,7 +18,10 @@ from genrec.training.config import load_config
 NOT_IDENTITY: tuple[tuple[str, ...], ...] = (("seed",), ("training", "num_threads"), ("training", "progress"))
 #: Fields added after rows were recorded, with the value that reproduces the behaviour from before they
 #: existed: at that value they are left out of the identity, so earlier rows stay current.
-ADDED_LATER: dict[tuple[str, ...], object] = {("training", "schedule_clock"): "steps"}
+ADDED_LATER: dict[tuple[str, ...], object] = {
+    ("training", "schedule_clock"): "steps",
+    ("training", "ema_decay"): 0.0,
+}
 
 
 def config_sha(recipe: str, overrides: list[str]) -> str | None:
