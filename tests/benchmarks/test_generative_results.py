@@ -27,8 +27,8 @@ def test_there_are_committed_rows() -> None:
 def test_a_recipe_named_results_file_matches_the_shipped_recipe(path: Path) -> None:
     payload = json.loads(path.read_text())
     assert payload["recipe"] == path.stem
-    assert config_sha(payload["recipe"], payload.get("overrides", [])) == payload["config_sha"], (
-        f"{path.name}: recorded for config {payload['config_sha']}, the shipped recipe is now "
-        f"{config_sha(payload['recipe'], payload.get('overrides', []))}: rerun it, or rename the file "
-        "<recipe>@<old sha>.json (benchmarks/generative.py does so on the next run)"
+    shipped = config_sha(payload["recipe"], payload.get("overrides", []))
+    assert shipped == payload["config_sha"], (
+        f"{path.name}: recorded for config {payload['config_sha']}, the shipped recipe is now {shipped}: "
+        "rerun it, or rename the file <recipe>@<old sha>.json (benchmarks/generative.py does so on the next run)"
     )

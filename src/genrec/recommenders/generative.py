@@ -33,8 +33,9 @@ from genrec.training.backbone import build_backbone
 from genrec.training.compact import count_parameters
 from genrec.training.config import RunConfig, config_from_dict
 from genrec.training.examples import ExampleBuilder
-from genrec.training.loop import Trainer, TrainResult
+from genrec.training.loop import Trainer
 from genrec.training.pretrained import forward_model, merge_for_inference
+from genrec.training.state import TrainResult
 from genrec.training.token_init import item_token_texts, item_token_vectors
 
 CONFIG_FILE, TEMPLATE_FILE, META_FILE, METRICS_FILE, TITLES_FILE = (

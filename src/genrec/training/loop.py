@@ -20,7 +20,7 @@ import os
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +41,9 @@ from genrec.training.examples import (
     shard_batches,
 )
 from genrec.training.losses import identifier_loss, identifier_vocabulary, target_loss
+from genrec.training.optimizer import weight_decay_groups
 from genrec.training.schedule import build_scheduler
+from genrec.training.state import TrainResult, TrainState
 
 logger = logging.getLogger(__name__)
 
@@ -52,51 +54,6 @@ SELECT_METRIC = "ndcg@10"
 SHARDING_ENGINES = (DistributedType.DEEPSPEED, DistributedType.FSDP)
 #: Sub-directory of a checkpoint holding ``accelerate.save_state`` output (sharded runs only).
 ENGINE_STATE = "engine"
-
-
-@dataclass
-class TrainState:
-    """Everything besides tensors needed to resume: position, early-stopping state, history."""
-
-    step: int = 0
-    epoch: int = 0
-    batch_in_epoch: int = 0
-    tokens: int = 0
-    elapsed_s: float = 0.0
-    best_metric: float = float("-inf")
-    best_step: int = -1
-    bad_evals: int = 0
-    stopped: str = ""
-    history: list[dict[str, float]] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class TrainResult:
-    """What a finished (or halted) run reports."""
-
-    state: TrainState
-    total_steps: int
-    halted: bool
-
-    @property
-    def best_metrics(self) -> dict[str, float]:
-        for row in self.state.history:
-            if row.get("step") == self.state.best_step:
-                return row
-        return {}
-
-
-def _param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict[str, Any]]:
-    """No weight decay on biases and norm weights (1-D tensors)."""
-    seen: set[int] = set()
-    decay: list[torch.nn.Parameter] = []
-    no_decay: list[torch.nn.Parameter] = []
-    for p in model.parameters():
-        if not p.requires_grad or id(p) in seen:
-            continue
-        seen.add(id(p))
-        (decay if p.dim() >= 2 else no_decay).append(p)
-    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
 
 
 class Trainer:
@@ -309,7 +266,7 @@ class Trainer:
         vocabulary = (
             identifier_vocabulary(self.builder.item_ids) if cfg.loss_vocabulary == "identifiers" else None
         )
-        optimizer = torch.optim.AdamW(_param_groups(self.model, cfg.weight_decay), lr=cfg.lr)
+        optimizer = torch.optim.AdamW(weight_decay_groups(self.model, cfg.weight_decay), lr=cfg.lr)
         budget_fraction = None
         if cfg.schedule_clock == "budget":
 
