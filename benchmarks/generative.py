@@ -94,18 +94,22 @@ def recipe_name(dataset: str, ids: str, backbone: str) -> str:
     return f"{dataset.replace('-', '')}-{ids}-{backbone}"
 
 
-def results_file(recipe: str, sha: str, test_users: int = 0) -> Path:
+def results_file(recipe: str, sha: str, test_users: int = 0, accelerator: str = "cpu") -> Path:
     """Where a row of (recipe, resolved config) lives: the file already holding that config, else
     ``<recipe>.json`` for the recipe as shipped and ``<recipe>@<sha>.json`` for an override experiment
     (so an experiment never overwrites the recipe's row, nor another experiment's). A row tested on a
-    sample of the test users (``test_users``) lives apart, in ``<recipe>@<sha>+test<N>.json``."""
+    sample of the test users (``test_users``) lives apart, in ``<recipe>@<sha>+test<N>.json``; so does a
+    row trained on an accelerator (``<recipe>@<sha>+cuda.json``): its seeds never average with CPU ones."""
     for path in sorted(RESULTS.glob(f"{recipe}*.json")):
         payload = json.loads(path.read_text())
         same_test = payload.get("test_users", 0) == test_users
-        if payload.get("recipe") == recipe and payload.get("config_sha") == sha and same_test:
+        same_device = payload.get("accelerator", "cpu") == accelerator
+        if payload.get("recipe") == recipe and payload.get("config_sha") == sha and same_test and same_device:
             return path
-    if test_users:
-        return RESULTS / f"{recipe}@{sha}+test{test_users}.json"
+    if test_users or accelerator != "cpu":
+        device = "" if accelerator == "cpu" else f"+{accelerator}"
+        sample = f"+test{test_users}" if test_users else ""
+        return RESULTS / f"{recipe}@{sha}{sample}{device}.json"
     plain = RESULTS / f"{recipe}.json"
     if sha != config_sha(recipe, []):
         return RESULTS / f"{recipe}@{sha}.json"
@@ -194,6 +198,10 @@ def combined_table() -> str:
                 name += (
                     f" (test: {first.get('users', '?')} of {first.get('users_total', '?')} users, sampled)"
                 )
+            if payload.get("accelerator"):
+                name += (
+                    f" (trained on {payload.get('machine', {}).get('accelerator', payload['accelerator'])})"
+                )
             rows[name] = _summary(payload["runs"])
             n_seeds[name] = len(payload["runs"])
         parts.append(_markdown(dataset, rows, n_seeds))
@@ -245,16 +253,22 @@ def main() -> None:
     sha = config_sha(recipe, overrides)
     if sha is None:
         parser.error(f"recipe {recipe!r} with overrides {args.override} does not load")
-    out = results_file(recipe, sha, args.test_users)
+    # the training loop (accelerate) runs on a GPU when one is visible, and such rows live apart
+    accelerator = "cuda" if torch.cuda.is_available() else "cpu"
+    machine = {"platform": platform.platform(), "cpus": os.cpu_count(), "torch_threads": args.threads}
+    if accelerator != "cpu":
+        machine["accelerator"] = torch.cuda.get_device_name(0)
+    out = results_file(recipe, sha, args.test_users, accelerator)
     previous = json.loads(out.read_text()) if out.is_file() else {}
     same = previous.get("config_sha") == sha
     kept = {r["seed"]: r for r in previous.get("runs", []) if same}
     payload: dict[str, Any] = {
         "recipe": recipe, "config_sha": sha, "dataset": args.dataset, "overrides": overrides,
         **({"test_users": args.test_users} if args.test_users else {}),
+        **({"accelerator": accelerator} if accelerator != "cpu" else {}),
         # seeds run earlier under the same config stay: rows grow one seed (one session) at a time
         "runs": [kept[s] for s in sorted(kept) if s not in args.seeds],
-        "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "torch_threads": args.threads},
+        "machine": machine,
     }  # fmt: skip
     for seed in args.seeds:
         if seed in kept:  # finished earlier with the same overrides: a re-run only adds missing seeds

@@ -77,6 +77,28 @@ def test_a_row_tested_on_sampled_users_lives_apart_and_says_so(
     assert f"| {RECIPE} (test: 800 of 4905 users, sampled) | 1 |" in table
 
 
+def test_a_row_trained_on_a_gpu_lives_apart_and_says_so(
+    script: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(script, "RESULTS", tmp_path)
+    monkeypatch.setattr(script, "_harness_rows", lambda dataset: ({}, {}))
+    bare = script.config_sha(RECIPE, [])
+    full = {"recipe": RECIPE, "dataset": "office", "config_sha": bare, "overrides": []}
+    (tmp_path / f"{RECIPE}.json").write_text(json.dumps({**full, "runs": [{"seed": 0, "ndcg@10": 0.05}]}))
+    on_gpu = script.results_file(RECIPE, bare, accelerator="cuda")
+    assert on_gpu == tmp_path / f"{RECIPE}@{bare}+cuda.json"  # never the CPU row's file: seeds stay apart
+    machine = {"accelerator": "NVIDIA H200"}
+    payload = {**full, "accelerator": "cuda", "machine": machine, "runs": [{"seed": 1, "ndcg@10": 0.04}]}
+    on_gpu.write_text(json.dumps(payload))
+    assert script.results_file(RECIPE, bare) == tmp_path / f"{RECIPE}.json"
+    assert script.results_file(RECIPE, bare, accelerator="cuda") == on_gpu
+    sampled = script.results_file(RECIPE, bare, test_users=800, accelerator="cuda")
+    assert sampled == tmp_path / f"{RECIPE}@{bare}+test800+cuda.json"
+    table = script.combined_table()
+    assert f"| {RECIPE} | 1 | " in table
+    assert f"| {RECIPE} (trained on NVIDIA H200) | 1 |" in table
+
+
 def test_seeds_run_side_by_side_both_stay_in_the_results_file(script: ModuleType, tmp_path: Path) -> None:
     # `--seeds 1` and `--seeds 2` started together: each read a file holding seed 0 only
     out = tmp_path / f"{RECIPE}.json"

@@ -36,17 +36,22 @@ class CausalLMRunner:
         params = inspect.signature(model.forward).parameters
         self._accepts = set(params)
         self._config = getattr(model, "config", None)
+        first = next(iter(model.parameters()), None) if hasattr(model, "parameters") else None
+        # Beam-search state (trie walks, scores) stays on the CPU; only the forward pass runs where the
+        # model's weights are, so a model trained on a GPU decodes there without moving it.
+        self.device = first.device if first is not None else torch.device("cpu")
 
     def _forward(
         self, input_ids: torch.Tensor, attention_mask: torch.Tensor, positions: torch.Tensor, past: Any
     ) -> tuple[torch.Tensor, Any]:
+        dev = self.device
         kwargs: dict[str, Any] = {
-            "input_ids": input_ids,
-            "attention_mask": attention_mask,
+            "input_ids": input_ids.to(dev),
+            "attention_mask": attention_mask.to(dev),
             "past_key_values": past,
         }
         if "position_ids" in self._accepts:
-            kwargs["position_ids"] = positions
+            kwargs["position_ids"] = positions.to(dev)
         if "use_cache" in self._accepts:
             kwargs["use_cache"] = True
         if "logits_to_keep" in self._accepts:
@@ -54,7 +59,7 @@ class CausalLMRunner:
         out = self.model(**kwargs)
         logits = out["logits"] if isinstance(out, dict) else out.logits
         new_past = out["past_key_values"] if isinstance(out, dict) else out.past_key_values
-        return logits[:, -1, :], new_past  # (batch, vocab)
+        return logits[:, -1, :].to("cpu"), new_past  # (batch, vocab), on the CPU for the search
 
     def new_cache(self, spare: int | None = None) -> Any:
         """An empty cache for Hugging Face models, None (model-created) otherwise.
