@@ -28,6 +28,8 @@ def test_train_command_writes_config_checkpoint_and_run_dir(tmp_path: Path) -> N
     assert resolved["seed"] == 5 and resolved["training"]["max_steps"] == 3
     pointer = json.loads((tmp_path / "checkpoints" / "pointer.json").read_text())
     assert pointer == {"latest": "step-00000003", "best": "best-00000003"}  # validated once, at the end
+    best = json.loads((tmp_path / "checkpoints" / "best-00000003" / "metrics.json").read_text())
+    assert best["step"] == 3 and 0.0 <= best["ndcg@10"] <= best["hr@10"] <= 1.0  # JSON, not a Python repr
     loaded = GenerativeRecommender.load(tmp_path / "model")
     recs = loaded.recommend([[0, 1, 2]], k=5)
     assert recs.items.shape == (1, 5) and (recs.items >= 0).all()

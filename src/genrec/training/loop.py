@@ -15,6 +15,7 @@ back, and it is checkpointed so a resumed run averages exactly as an uninterrupt
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
@@ -151,7 +152,7 @@ class Trainer:
         name = f"best-{self.state.step:08d}"
         staging = ckpt.new_staging_dir(self.output_dir, name)
         ckpt.save_weights(staging, weights)
-        (staging / "metrics.json").write_text(str(metrics))
+        (staging / "metrics.json").write_text(json.dumps(metrics, indent=1))
         ckpt.commit(self.output_dir, staging, name, "best")
 
     def _resume(self, optimizer: Any, scheduler: Any) -> Path | None:
