@@ -58,14 +58,22 @@ def test_an_override_experiment_never_overwrites_the_recipes_row(
     assert (tmp_path / f"{RECIPE}@0ld.json").is_file() and not (tmp_path / f"{RECIPE}.json").exists()
 
 
-def test_a_row_tested_on_sampled_users_lives_apart_and_says_so(
+def _with_recipe_row(
     script: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+) -> tuple[str, dict[str, object]]:
+    """Results in ``tmp_path`` holding the shipped recipe's full-test CPU row; its sha and header."""
     monkeypatch.setattr(script, "RESULTS", tmp_path)
     monkeypatch.setattr(script, "_harness_rows", lambda dataset: ({}, {}))
     bare = script.config_sha(RECIPE, [])
     full = {"recipe": RECIPE, "dataset": "office", "config_sha": bare, "overrides": []}
     (tmp_path / f"{RECIPE}.json").write_text(json.dumps({**full, "runs": [{"seed": 0, "ndcg@10": 0.05}]}))
+    return bare, full
+
+
+def test_a_row_tested_on_sampled_users_lives_apart_and_says_so(
+    script: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bare, full = _with_recipe_row(script, tmp_path, monkeypatch)
     sampled = script.results_file(RECIPE, bare, test_users=800)
     assert sampled == tmp_path / f"{RECIPE}@{bare}+test800.json"
     run = {"seed": 0, "ndcg@10": 0.02, "users": 800, "users_total": 4905}
@@ -80,11 +88,7 @@ def test_a_row_tested_on_sampled_users_lives_apart_and_says_so(
 def test_a_row_trained_on_a_gpu_lives_apart_and_says_so(
     script: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(script, "RESULTS", tmp_path)
-    monkeypatch.setattr(script, "_harness_rows", lambda dataset: ({}, {}))
-    bare = script.config_sha(RECIPE, [])
-    full = {"recipe": RECIPE, "dataset": "office", "config_sha": bare, "overrides": []}
-    (tmp_path / f"{RECIPE}.json").write_text(json.dumps({**full, "runs": [{"seed": 0, "ndcg@10": 0.05}]}))
+    bare, full = _with_recipe_row(script, tmp_path, monkeypatch)
     on_gpu = script.results_file(RECIPE, bare, accelerator="cuda")
     assert on_gpu == tmp_path / f"{RECIPE}@{bare}+cuda.json"  # never the CPU row's file: seeds stay apart
     machine = {"accelerator": "NVIDIA H200"}
