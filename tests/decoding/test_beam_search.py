@@ -15,15 +15,19 @@ from .conftest import EOS, PAD, random_prompts, semantic_trie, title_trie
 
 
 def exhaustive(
-    model: LlamaForCausalLM, prompt: Sequence[int], trie: PrefixTrie, normalise: bool = False
+    model: LlamaForCausalLM,
+    prompt: Sequence[int],
+    trie: PrefixTrie,
+    normalise: bool = False,
+    temperature: float = 1.0,
 ) -> list[tuple[float, int]]:
-    """Every item scored by a full forward pass of prompt + identifier, best first."""
+    """Every item scored by a full forward pass of prompt + identifier (logits / temperature), best first."""
     scored = []
     with torch.no_grad():
         for item in trie.items:
             ids = list(trie.identifier(item))
             seq = torch.tensor([list(prompt) + ids])
-            logp = torch.log_softmax(model(seq).logits[0].float(), -1)
+            logp = torch.log_softmax(model(seq).logits[0].float() / temperature, -1)
             start = len(prompt) - 1
             total = sum(float(logp[start + j, tok]) for j, tok in enumerate(ids))
             scored.append((total / len(ids) if normalise else total, item))
@@ -40,6 +44,21 @@ def test_wide_beams_equal_exhaustive_enumeration(tiny_lm: LlamaForCausalLM, make
         truth = exhaustive(tiny_lm, prompt, trie)[:5]
         assert list(res.items) == [item for _, item in truth]
         assert res.scores == pytest.approx([s for s, _ in truth], abs=1e-4)
+
+
+def test_temperature_scores_with_tempered_log_probabilities(tiny_lm: LlamaForCausalLM) -> None:
+    """A model trained on logits / T (training.loss_temperature) is searched with the same T."""
+    trie = semantic_trie()
+    prompts = random_prompts(6, seed=11)
+    config = SearchConfig(num_beams=len(trie), k=5, batch_size=6, temperature=0.3)
+    results = grounded_beam_search(tiny_lm, prompts, trie, config, pad_token_id=PAD)
+    reordered = 0
+    for prompt, res in zip(prompts, results, strict=True):
+        truth = exhaustive(tiny_lm, prompt, trie, temperature=0.3)[:5]
+        assert list(res.items) == [item for _, item in truth]
+        assert res.scores == pytest.approx([s for s, _ in truth], abs=1e-4)
+        reordered += [i for _, i in truth] != [i for _, i in exhaustive(tiny_lm, prompt, trie)[:5]]
+    assert reordered, "the temperature should change some ranking on this toy model"
 
 
 def test_length_normalisation_ranks_by_mean_log_probability(tiny_lm: LlamaForCausalLM) -> None:
@@ -190,9 +209,10 @@ def test_thread_count_is_restored(tiny_lm: LlamaForCausalLM) -> None:
 
 
 @pytest.mark.parametrize(
-    "kwargs", [{"k": 0}, {"num_beams": 3, "k": 4}, {"batch_size": 0}, {"num_threads": 0}]
+    "kwargs",
+    [{"k": 0}, {"num_beams": 3, "k": 4}, {"batch_size": 0}, {"num_threads": 0}, {"temperature": 0.0}],
 )
-def test_config_validation(kwargs: dict[str, int]) -> None:
+def test_config_validation(kwargs: dict[str, float]) -> None:
     with pytest.raises(ConfigError):
         SearchConfig(**kwargs)  # type: ignore[arg-type]
 

@@ -154,3 +154,30 @@ def test_build_gives_an_untrained_model_over_every_item_without_writing_anything
     assert rec.model.get_input_embeddings().weight.shape[0] == len(rec.lm_tokenizer)
     out = rec.recommend([[0, 1, 2]], k=5)  # servable as is: still only real, non-history items
     assert set(out.items[0].tolist()).isdisjoint({0, 1, 2}) and (out.items >= 0).all()
+
+
+def test_tempered_loss_trains_and_searches_at_its_temperature(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """training.loss_temperature: the model learns softmax(logits / T), so the search scores with that T."""
+    import genrec.recommenders.generative as generative
+
+    seen: list[float] = []
+    real = generative.grounded_beam_search
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        seen.append(args[3].temperature)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(generative, "grounded_beam_search", spy)
+    train, valid = tiny_data()
+    cfg = tiny_config()
+    cfg = config_from_dict(
+        {**cfg.to_dict(), "training": {**cfg.to_dict()["training"], "loss_temperature": 0.5}}
+    )
+    rec = GenerativeRecommender(cfg, output_dir=tmp_path / "run")
+    rec.fit(train, valid)
+    assert evaluate(rec, valid, k_max=10).metrics["hr@1"] > 0.9
+    assert seen and set(seen) == {0.5}  # validation during training and the evaluation above
+    rec.save(tmp_path / "saved")
+    assert GenerativeRecommender.load(tmp_path / "saved").config.training.loss_temperature == 0.5

@@ -45,9 +45,12 @@ def _batch(vocab_size: int, targets: list[int] | None = None) -> dict[str, torch
     return {"input_ids": ids, "attention_mask": mask, "labels": labels}
 
 
-def _manual(model: Any, batch: dict[str, torch.Tensor], vocabulary: list[int]) -> torch.Tensor:
-    """Hand-built reference: full logits; identifier targets re-normalised over ``vocabulary`` columns."""
-    logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits[:, :-1]
+def _manual(
+    model: Any, batch: dict[str, torch.Tensor], vocabulary: list[int], temperature: float = 1.0
+) -> torch.Tensor:
+    """Hand-built reference: full logits / temperature; identifier targets re-normalised over ``vocabulary``."""
+    out = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
+    logits = out.logits[:, :-1] / temperature
     labels = batch["labels"][:, 1:]
     losses = []
     for b, t in (labels != IGNORE).nonzero().tolist():
@@ -122,3 +125,39 @@ def test_a_batch_without_targets_is_an_error(tiny_dir: Path) -> None:
     batch["labels"][:] = IGNORE
     with pytest.raises(GenrecError, match="no labelled target"):
         identifier_loss(model, batch, torch.tensor([20, 21]))
+
+
+def test_temperature_divides_the_logits(tiny_dir: Path) -> None:
+    """LETTER's ranking-guided loss: cross-entropy over logits / T, for both losses, hand-checked."""
+    model = _model(tiny_dir)
+    vocabulary = [20, 21, 22, 23, 24]
+    batch = _batch(model.config.vocab_size, targets=[21, 24, 20, 22, 23])
+    everything = list(range(model.config.vocab_size))
+    tempered = target_loss(model, batch, temperature=0.5)
+    torch.testing.assert_close(tempered, _manual(model, batch, everything, temperature=0.5))
+    assert not torch.isclose(tempered, target_loss(model, batch))
+    torch.testing.assert_close(
+        identifier_loss(model, batch, torch.tensor(vocabulary), temperature=0.5),
+        _manual(model, batch, vocabulary, temperature=0.5),
+    )
+
+
+def test_temperature_without_logits_to_keep(tiny_dir: Path) -> None:
+    """A model whose forward lacks ``logits_to_keep`` still gets the tempered loss, not its own ``.loss``."""
+    model = _model(tiny_dir)
+    batch = _batch(model.config.vocab_size)
+
+    class NoKeep(torch.nn.Module):
+        def __init__(self, inner: Any) -> None:
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, input_ids: Any, attention_mask: Any, labels: Any = None) -> Any:
+            return self.inner(input_ids=input_ids, attention_mask=attention_mask, labels=labels)
+
+    wrapped = NoKeep(model)
+    everything = list(range(model.config.vocab_size))
+    torch.testing.assert_close(
+        target_loss(wrapped, batch, temperature=2.0), _manual(model, batch, everything, temperature=2.0)
+    )
+    torch.testing.assert_close(target_loss(wrapped, batch), target_loss(model, batch))

@@ -31,3 +31,9 @@ def test_ema_decay_off_keeps_rows_recorded_before_it_current() -> None:
     bare = config_sha(RECIPE, [])
     assert config_sha(RECIPE, ["training.ema_decay=0.0"]) == bare
     assert config_sha(RECIPE, ["training.ema_decay=0.999"]) != bare
+
+
+def test_plain_loss_temperature_keeps_rows_recorded_before_it_current() -> None:
+    bare = config_sha(RECIPE, [])
+    assert config_sha(RECIPE, ["training.loss_temperature=1.0"]) == bare
+    assert config_sha(RECIPE, ["training.loss_temperature=0.5"]) != bare

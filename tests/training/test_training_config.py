@@ -40,6 +40,7 @@ def test_unknown_keys_are_rejected_with_their_section() -> None:
         ({"backbone": {"hidden_size": 130, "num_heads": 4}}, "divisible"),
         ({"data": {"max_history": 0}}, "max_history"),
         ({"training": {"ema_decay": 1.0}}, r"ema_decay must be in \[0, 1\)"),
+        ({"training": {"loss_temperature": 0}}, "loss_temperature must be > 0"),
         ({"seed": True}, "expected int"),
     ],
 )

@@ -21,6 +21,8 @@ class SearchConfig:
     exclude_history: never return an item from the prompt's history (applied inside the search).
     num_threads: torch intra-op threads during the search (None: leave torch's setting alone).
     batch_size: prompts decoded together in one forward pass.
+    temperature: each step's log-probabilities are taken over logits / temperature (the model's training
+    loss temperature, so the search ranks by the distribution the model was trained to output).
     """
 
     num_beams: int = 20
@@ -29,8 +31,11 @@ class SearchConfig:
     exclude_history: bool = True
     num_threads: int | None = None
     batch_size: int = 16
+    temperature: float = 1.0
 
     def __post_init__(self) -> None:
+        if not self.temperature > 0:
+            raise ConfigError(f"SearchConfig.temperature must be > 0, got {self.temperature}")
         if self.k < 1:
             raise ConfigError(f"SearchConfig.k must be >= 1, got {self.k}")
         if self.num_beams < self.k:

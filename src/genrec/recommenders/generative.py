@@ -266,7 +266,7 @@ class GenerativeRecommender:
             return Recommendations(items, scores)
         search = SearchConfig(
             num_beams=max(self.config.decoding.num_beams, k_eff), k=k_eff, exclude_history=use_banned,
-            batch_size=self.config.decoding.batch_size,
+            batch_size=self.config.decoding.batch_size, temperature=self.config.training.loss_temperature,
         )  # fmt: skip
         was_training = self.model.training
         self.model.eval()

@@ -147,6 +147,10 @@ class TrainingConfig:
     ema_decay: keep an exponential moving average of the weights (``torch.optim.swa_utils``), updated after
     every optimiser step with this decay (0: off); validation, the best checkpoint and the model handed back
     use the averaged weights, while the optimiser keeps stepping the raw ones. Unsharded runs only.
+    loss_temperature: the cross-entropy is taken over logits / loss_temperature (LETTER's ranking-guided
+    generation loss; below 1 the hardest wrong tokens weigh more). The model is then the distribution
+    softmax(logits / loss_temperature), so the grounded beam search scores with the same temperature
+    (1: the plain LM loss and plain log-probabilities).
     """
 
     prefixes: str = "all"
@@ -173,9 +177,11 @@ class TrainingConfig:
     loss_vocabulary: str = "full"
     schedule_clock: str = "steps"
     ema_decay: float = 0.0
+    loss_temperature: float = 1.0
 
     def __post_init__(self) -> None:
         s = "training"
+        _check(self.loss_temperature > 0, s, f"loss_temperature must be > 0, got {self.loss_temperature}")
         _check(0.0 <= self.ema_decay < 1.0, s, f"ema_decay must be in [0, 1) (0: off), got {self.ema_decay}")
         _check(
             self.prefixes in PREFIX_MODES, s, f"prefixes must be one of {PREFIX_MODES}, got {self.prefixes!r}"

@@ -306,9 +306,9 @@ class Trainer:
                 batch = {k: v.to(acc.device) for k, v in batch.items()}
                 with torch.autocast(acc.device.type, dtype=torch.bfloat16, enabled=cfg.autocast_bf16):
                     if vocabulary is None:
-                        loss = target_loss(model, batch)
+                        loss = target_loss(model, batch, cfg.loss_temperature)
                     else:
-                        loss = identifier_loss(model, batch, vocabulary)
+                        loss = identifier_loss(model, batch, vocabulary, cfg.loss_temperature)
                 acc.backward(loss)
                 if cfg.grad_clip:
                     acc.clip_grad_norm_(model.parameters(), cfg.grad_clip)

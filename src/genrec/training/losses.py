@@ -32,8 +32,13 @@ def _accepts_logits_to_keep(model: torch.nn.Module) -> bool:
     return "logits_to_keep" in inspect.signature(_unwrap(model).forward).parameters
 
 
-def target_loss(model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+def target_loss(
+    model: torch.nn.Module, batch: dict[str, torch.Tensor], temperature: float = 1.0
+) -> torch.Tensor:
     """Mean next-token cross-entropy over the labelled positions, computing logits only where needed.
+
+    ``temperature``: the cross-entropy is taken over ``logits / temperature`` (LETTER's ranking-guided
+    generation loss; below 1 it weighs the highest-scoring wrong tokens more). 1 is the plain LM loss.
 
     Positions before the first labelled target of the batch (the prompt prefix) never get vocabulary
     logits (``logits_to_keep``); for a pretrained LM, whose head spans ~50k tokens, that head is as costly
@@ -42,14 +47,20 @@ def target_loss(model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch
     labels = batch["labels"]  # (batch, length)
     length = labels.shape[1]
     predicts = (labels[:, 1:] != IGNORE).any(0).nonzero()  # positions t whose token t+1 is a target
-    if not _accepts_logits_to_keep(model) or len(predicts) == 0:
+    if len(predicts) == 0 or (not _accepts_logits_to_keep(model) and temperature == 1.0):
         return model(**batch).loss
+    if not _accepts_logits_to_keep(model):
+        out = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
+        logits = out.logits[:, :-1]  # (batch, length - 1, vocab)
+        return F.cross_entropy(
+            logits.flatten(0, 1).float() / temperature, labels[:, 1:].flatten(), ignore_index=IGNORE
+        )
     first = int(predicts[0])
     keep = torch.arange(first, length - 1, device=labels.device)
     out = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], logits_to_keep=keep)
     logits = out.logits  # (batch, kept, vocab)
     return F.cross_entropy(
-        logits.flatten(0, 1).float(), labels[:, first + 1 :].flatten(), ignore_index=IGNORE
+        logits.flatten(0, 1).float() / temperature, labels[:, first + 1 :].flatten(), ignore_index=IGNORE
     )
 
 
@@ -75,12 +86,13 @@ def _identifier_rows(model: torch.nn.Module, vocabulary: torch.Tensor) -> tuple[
 
 
 def identifier_loss(
-    model: torch.nn.Module, batch: dict[str, torch.Tensor], vocabulary: torch.Tensor
+    model: torch.nn.Module, batch: dict[str, torch.Tensor], vocabulary: torch.Tensor, temperature: float = 1.0
 ) -> torch.Tensor:
     """Mean cross-entropy over labelled tokens; identifier targets scored against ``vocabulary`` only.
 
     ``vocabulary``: sorted identifier token ids (`identifier_vocabulary`). Other labelled tokens (alignment
     titles) are scored against the full vocabulary, so every labelled token counts once, as in `target_loss`.
+    ``temperature`` divides every logit, as in `target_loss`.
     """
     labels = batch["labels"][:, 1:]  # (batch, length - 1): the token each position predicts
     keep = labels != IGNORE  # (batch, length - 1)
@@ -101,9 +113,11 @@ def identifier_loss(
         logits = hidden[is_identifier] @ rows.T  # (id_targets, vocab_ids)
         if bias is not None:
             logits = logits + bias
-        total = total + F.cross_entropy(logits.float(), slot[is_identifier], reduction="sum")
+        total = total + F.cross_entropy(logits.float() / temperature, slot[is_identifier], reduction="sum")
     if not bool(is_identifier.all()):
         head = _unwrap(model).get_output_embeddings()
         logits = head(hidden[~is_identifier])  # (text_targets, full vocab)
-        total = total + F.cross_entropy(logits.float(), targets[~is_identifier], reduction="sum")
+        total = total + F.cross_entropy(
+            logits.float() / temperature, targets[~is_identifier], reduction="sum"
+        )
     return total / len(targets)

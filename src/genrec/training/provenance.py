@@ -21,6 +21,7 @@ NOT_IDENTITY: tuple[tuple[str, ...], ...] = (("seed",), ("training", "num_thread
 ADDED_LATER: dict[tuple[str, ...], object] = {
     ("training", "schedule_clock"): "steps",
     ("training", "ema_decay"): 0.0,
+    ("training", "loss_temperature"): 1.0,
 }
 
 
