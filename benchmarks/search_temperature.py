@@ -1,0 +1,99 @@
+"""Search temperature on a trained generative model: validation HR/NDCG when the beam search scores with
+log-softmax(logits / T) for several T, the model's weights unchanged.
+
+    python benchmarks/search_temperature.py runs/benchmarks/<run>/model --temperatures 1.0 2.0 0.7
+
+A model trained with ``training.loss_temperature`` T0 stands for softmax(logits / T0) and is searched at T0;
+this measures what other temperatures would do (all validation users of the model's dataset, full ranking,
+history excluded; the test users are never touched). Writes
+``benchmarks/results/search_temperature/<run>.{json,md}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import platform
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+# `python benchmarks/...` puts benchmarks/ first on sys.path; see generative.py.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+
+import torch  # noqa: E402
+
+from genrec.data import leave_one_out, load_dataset  # noqa: E402
+from genrec.data.split import EvalSet  # noqa: E402
+from genrec.evaluation.evaluator import evaluate  # noqa: E402
+from genrec.recommenders.generative import GenerativeRecommender  # noqa: E402
+from genrec.tokenizers.persist import write_json_atomic, write_text_atomic  # noqa: E402
+
+RESULTS = Path(__file__).parent / "results" / "search_temperature"
+COLUMNS = ("hr@5", "ndcg@5", "hr@10", "ndcg@10")
+
+
+def temperature_rows(
+    rec: GenerativeRecommender, valid: EvalSet, temperatures: list[float]
+) -> list[dict[str, Any]]:
+    """One row per search temperature: validation HR/NDCG@5/10 and seconds; ``rec`` is left as it came."""
+    trained = rec.config
+    rows: list[dict[str, Any]] = []
+    try:
+        for t in temperatures:
+            rec.config = dataclasses.replace(
+                trained, training=dataclasses.replace(trained.training, loss_temperature=t)
+            )
+            start = time.perf_counter()
+            metrics = evaluate(rec, valid, k_max=10).metrics
+            rows.append({"search_temperature": t, **{c: metrics[c] for c in COLUMNS},
+                         "seconds": time.perf_counter() - start})  # fmt: skip
+            print(rows[-1], flush=True)
+    finally:
+        rec.config = trained
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("model_dir", type=Path, help="a saved generative recommender (a run's model/ folder)")
+    parser.add_argument("--temperatures", type=float, nargs="+", required=True)
+    parser.add_argument("--data-dir", type=Path, default=None, help="default: $GENREC_DATA_DIR")
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    rec = GenerativeRecommender.load(args.model_dir)
+    trained = rec.config
+    split = leave_one_out(load_dataset(trained.data.dataset, args.data_dir), trained.data.max_history)
+    valid = split.valid_set()
+    rows = temperature_rows(rec, valid, args.temperatures)
+    run = args.model_dir.resolve().parent.name
+    payload = {
+        "model_dir": str(args.model_dir), "dataset": trained.data.dataset,
+        "trained_loss_temperature": trained.training.loss_temperature, "split": "validation",
+        "users": len(valid.users), "rows": rows,
+        "machine": {"platform": platform.platform(), "torch_threads": args.threads},
+    }  # fmt: skip
+    lines = [
+        f"## {run}: search temperature (validation, {len(valid.users)} users; trained at "
+        f"T={trained.training.loss_temperature})",
+        "",
+        "| search T | " + " | ".join(c.upper() for c in COLUMNS) + " | seconds |",
+        "|---" * (len(COLUMNS) + 2) + "|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['search_temperature']:g} | " + " | ".join(f"{r[c]:.4f}" for c in COLUMNS)
+            + f" | {r['seconds']:.0f} |"
+        )  # fmt: skip
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(RESULTS / f"{run}.json", payload)
+    write_text_atomic(RESULTS / f"{run}.md", "\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()

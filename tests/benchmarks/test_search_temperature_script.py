@@ -1,0 +1,45 @@
+"""`benchmarks/search_temperature.py`: validation rows per search temperature, the model left as it came."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+from benchmark_scripts import load_script
+
+from genrec.data.catalogue import Catalogue
+from genrec.data.split import EvalSet, TrainData
+from genrec.evaluation.evaluator import evaluate
+from genrec.recommenders.generative import GenerativeRecommender
+from genrec.training.config import config_from_dict
+
+
+def test_rows_per_temperature_and_the_model_restored(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    n_items = 20
+    seqs = [[(int(s) + j) % n_items for j in range(6)] for s in rng.integers(0, n_items, 40)]
+    users = tuple(f"u{u}" for u in range(len(seqs)))
+    train = TrainData(Catalogue(tuple(f"i{i}" for i in range(n_items))), [s[:-2] for s in seqs], users)
+    valid = EvalSet(users, [s[:-2] for s in seqs], np.array([s[-2] for s in seqs]))
+    config = config_from_dict(
+        {
+            "identifiers": {"kind": "prebuilt", "options": {"path": "index.json"}},
+            "backbone": {"num_layers": 1, "hidden_size": 16, "num_heads": 2, "intermediate_size": 32},
+            "training": {"epochs": 3, "batch_size": 16, "eval_every": 0, "progress": False, "num_threads": 1,
+                         "checkpoint_every": 0, "loss_temperature": 0.5},
+            "decoding": {"num_beams": 10},
+        }
+    )  # fmt: skip
+    # two tokens per item: a temperature re-weighs the steps (on one token it could not change a ranking)
+    index = {f"i{i}": [f"<a_{i % 4}>", f"<b_{i // 4}>"] for i in range(n_items)}
+    (tmp_path / "index.json").write_text(json.dumps(index))
+    rec = GenerativeRecommender(config, data_dir=tmp_path, output_dir=tmp_path / "run")
+    rec.fit(train, valid)
+    as_trained = evaluate(rec, valid, k_max=10).metrics
+    rows = load_script("search_temperature").temperature_rows(rec, valid, [0.5, 3.0])
+    assert [r["search_temperature"] for r in rows] == [0.5, 3.0]
+    assert rows[0]["ndcg@10"] == as_trained["ndcg@10"] and rows[0]["hr@5"] == as_trained["hr@5"]
+    assert rows[1]["ndcg@10"] != as_trained["ndcg@10"]  # the hotter search really ranks differently
+    assert rec.config == config  # searched at its own temperature again afterwards
+    assert evaluate(rec, valid, k_max=10).metrics["ndcg@10"] == as_trained["ndcg@10"]
