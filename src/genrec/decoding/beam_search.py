@@ -141,7 +141,9 @@ def _search_batch(
     step = 0
     while True:
         n_act, width = states.shape
-        logp = torch.log_softmax(logits.float() / config.temperature, dim=-1)  # (active * width, vocab)
+        if config.temperature != 1.0:  # no (rows, vocab) copy for the plain search
+            logits = logits / config.temperature
+        logp = torch.log_softmax(logits.float(), dim=-1)  # (active * width, vocab)
         flat_scores = scores.reshape(-1)  # (rows,)
         live = flat_scores > NEG_INF
         flat_states = torch.where(

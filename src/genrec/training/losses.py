@@ -32,6 +32,11 @@ def _accepts_logits_to_keep(model: torch.nn.Module) -> bool:
     return "logits_to_keep" in inspect.signature(_unwrap(model).forward).parameters
 
 
+def _tempered(logits: torch.Tensor, temperature: float) -> torch.Tensor:
+    """``logits / temperature``, without copying a (tokens, vocab) tensor when the temperature is 1."""
+    return logits if temperature == 1.0 else logits / temperature
+
+
 def target_loss(
     model: torch.nn.Module, batch: dict[str, torch.Tensor], temperature: float = 1.0
 ) -> torch.Tensor:
@@ -47,20 +52,20 @@ def target_loss(
     labels = batch["labels"]  # (batch, length)
     length = labels.shape[1]
     predicts = (labels[:, 1:] != IGNORE).any(0).nonzero()  # positions t whose token t+1 is a target
-    if len(predicts) == 0 or (not _accepts_logits_to_keep(model) and temperature == 1.0):
+    if len(predicts) == 0:
         return model(**batch).loss
-    if not _accepts_logits_to_keep(model):
-        out = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
-        logits = out.logits[:, :-1]  # (batch, length - 1, vocab)
-        return F.cross_entropy(
-            logits.flatten(0, 1).float() / temperature, labels[:, 1:].flatten(), ignore_index=IGNORE
-        )
-    first = int(predicts[0])
-    keep = torch.arange(first, length - 1, device=labels.device)
-    out = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], logits_to_keep=keep)
-    logits = out.logits  # (batch, kept, vocab)
+    inputs = {"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"]}
+    if _accepts_logits_to_keep(model):
+        first = int(predicts[0])
+        keep = torch.arange(first, length - 1, device=labels.device)
+        logits = model(**inputs, logits_to_keep=keep).logits  # (batch, kept, vocab)
+    else:
+        first = 0
+        logits = model(**inputs).logits[:, :-1]  # (batch, length - 1, vocab)
     return F.cross_entropy(
-        logits.flatten(0, 1).float() / temperature, labels[:, first + 1 :].flatten(), ignore_index=IGNORE
+        _tempered(logits.flatten(0, 1).float(), temperature),
+        labels[:, first + 1 :].flatten(),
+        ignore_index=IGNORE,
     )
 
 
@@ -113,11 +118,13 @@ def identifier_loss(
         logits = hidden[is_identifier] @ rows.T  # (id_targets, vocab_ids)
         if bias is not None:
             logits = logits + bias
-        total = total + F.cross_entropy(logits.float() / temperature, slot[is_identifier], reduction="sum")
+        total = total + F.cross_entropy(
+            _tempered(logits.float(), temperature), slot[is_identifier], reduction="sum"
+        )
     if not bool(is_identifier.all()):
         head = _unwrap(model).get_output_embeddings()
         logits = head(hidden[~is_identifier])  # (text_targets, full vocab)
         total = total + F.cross_entropy(
-            logits.float() / temperature, targets[~is_identifier], reduction="sum"
+            _tempered(logits.float(), temperature), targets[~is_identifier], reduction="sum"
         )
     return total / len(targets)
