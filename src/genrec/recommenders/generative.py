@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 import yaml
+from accelerate import PartialState
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from genrec.data.split import EvalSet, TrainData
@@ -25,6 +26,7 @@ from genrec.decoding import PrefixTrie, SearchConfig, grounded_beam_search
 from genrec.errors import GenrecError
 from genrec.prompts.template import PromptTemplate, get_template
 from genrec.recommenders.base import Recommendations
+from genrec.recommenders.run_identifiers import load_run_identifiers, save_run_identifiers
 from genrec.tokenizers.base import ItemTokenizer
 from genrec.tokenizers.persist import write_json_atomic, write_text_atomic
 from genrec.tokenizers.registry import build_tokenizer, load_tokenizer
@@ -140,11 +142,14 @@ class GenerativeRecommender:
             alignment_ratio=training.alignment_ratio,
         )  # fmt: skip
 
-    def build(self, train: TrainData) -> tuple[Any, Any]:
+    def build(self, train: TrainData, fit_identifiers: bool = True) -> tuple[Any, Any]:
         """Assign identifiers and build the untrained backbone over them (`fit` starts with this; a benchmark
-        that times training steps stops here). Returns the (token_texts, token_vectors) it initialised from."""
+        that times training steps stops here). Returns the (token_texts, token_vectors) it initialised from.
+
+        ``fit_identifiers=False`` keeps the item tokenizer as it is (already fitted, e.g. a resumed run's)."""
         cfg = self.config
-        self.item_tokenizer.fit(train.catalogue, train.sequences, cfg.seed)
+        if fit_identifiers:
+            self.item_tokenizer.fit(train.catalogue, train.sequences, cfg.seed)
         self._raw_titles = [train.catalogue.text(i, "title").strip() for i in range(train.num_items)]
         if self.template.uses_titles and not any(self._raw_titles):
             raise GenrecError(f"prompt template {self.template.name!r} shows titles; this catalogue has none")
@@ -161,9 +166,19 @@ class GenerativeRecommender:
         return token_texts, token_vectors
 
     def fit(self, train: TrainData, valid: EvalSet | None = None) -> None:
-        """Assign identifiers, build the backbone and train it (resuming from ``output_dir`` if possible)."""
+        """Assign identifiers, build the backbone and train it (resuming from ``output_dir`` if possible).
+
+        With an ``output_dir`` the fitted identifiers are saved there before training, and a resumed run
+        loads them instead of fitting again (see `genrec.recommenders.run_identifiers`)."""
         cfg = self.config
-        token_texts, token_vectors = self.build(train)
+        saved = None
+        if self.output_dir is not None:
+            saved = load_run_identifiers(self.output_dir, self.item_tokenizer, train.num_items, self._embed)
+            if saved is not None:
+                self.item_tokenizer = saved
+        token_texts, token_vectors = self.build(train, fit_identifiers=saved is None)
+        if self.output_dir is not None and saved is None and PartialState().is_main_process:
+            save_run_identifiers(self.item_tokenizer, self.output_dir)
         validate = None
         if valid is not None and len(valid):
             rng = np.random.default_rng(cfg.seed)
