@@ -18,7 +18,6 @@ from typing import Any
 import numpy as np
 import torch
 import yaml
-from accelerate import PartialState
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from genrec.data.split import EvalSet, TrainData
@@ -145,7 +144,6 @@ class GenerativeRecommender:
     def build(self, train: TrainData, fit_identifiers: bool = True) -> tuple[Any, Any]:
         """Assign identifiers and build the untrained backbone over them (`fit` starts with this; a benchmark
         that times training steps stops here). Returns the (token_texts, token_vectors) it initialised from.
-
         ``fit_identifiers=False`` keeps the item tokenizer as it is (already fitted, e.g. a resumed run's)."""
         cfg = self.config
         if fit_identifiers:
@@ -166,10 +164,8 @@ class GenerativeRecommender:
         return token_texts, token_vectors
 
     def fit(self, train: TrainData, valid: EvalSet | None = None) -> None:
-        """Assign identifiers, build the backbone and train it (resuming from ``output_dir`` if possible).
-
-        With an ``output_dir`` the fitted identifiers are saved there before training, and a resumed run
-        loads them instead of fitting again (see `genrec.recommenders.run_identifiers`)."""
+        """Assign identifiers, build the backbone and train it (resuming from ``output_dir`` if possible: a
+        resumed run loads the identifiers saved there, see `genrec.recommenders.run_identifiers`)."""
         cfg = self.config
         saved = None
         if self.output_dir is not None:
@@ -177,7 +173,7 @@ class GenerativeRecommender:
             if saved is not None:
                 self.item_tokenizer = saved
         token_texts, token_vectors = self.build(train, fit_identifiers=saved is None)
-        if self.output_dir is not None and saved is None and PartialState().is_main_process:
+        if self.output_dir is not None and saved is None:
             save_run_identifiers(self.item_tokenizer, self.output_dir)
         validate = None
         if valid is not None and len(valid):

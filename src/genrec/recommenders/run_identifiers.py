@@ -52,10 +52,12 @@ def load_run_identifiers(
 
 def save_run_identifiers(tokenizer: ItemTokenizer, output_dir: Path) -> Path:
     """Write ``tokenizer`` to ``<output_dir>/identifiers`` atomically (a reader sees all of it or none)
-    unless it is already there; returns that directory."""
+    unless it is already there; returns that directory. Under ``accelerate launch`` only rank 0 writes."""
+    from accelerate import PartialState
+
     output_dir = Path(output_dir)
     final = output_dir / IDENTIFIERS_DIR
-    if final.is_dir():
+    if final.is_dir() or not PartialState().is_main_process:
         return final
     output_dir.mkdir(parents=True, exist_ok=True)
     for stale in output_dir.glob(f"{_STAGING_PREFIX}*"):  # left by a process killed while writing
