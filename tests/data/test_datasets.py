@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import pytest
 
 from genrec.data import load_dataset
@@ -40,3 +43,10 @@ def test_movielens_100k() -> None:
 def test_unknown_dataset_name() -> None:
     with pytest.raises(DataError, match="unknown dataset 'nope'"):
         load_dataset("nope")
+
+
+@pytest.mark.parametrize("as_type", [str, lambda p: p], ids=["str", "Path"])
+def test_data_dir_as_str_or_path_names_the_missing_file(tmp_path: Path, as_type: Any) -> None:
+    # A plain string is as good as a Path; an empty folder is a DataError naming the file it looked for.
+    with pytest.raises(DataError, match=r"Office\.inter\.json"):
+        load_dataset("office", as_type(tmp_path))

@@ -34,10 +34,10 @@ def default_data_dir() -> Path:
     return candidates[0]
 
 
-def amazon_paths(name: str, data_dir: Path | None = None) -> tuple[Path, Path | None]:
-    """The interaction file and (optional) item file of an Amazon set."""
+def amazon_paths(name: str, data_dir: str | os.PathLike[str] | None = None) -> tuple[Path, Path | None]:
+    """The interaction file and (optional) item file of an Amazon set; ``data_dir`` may be a str or a path."""
     folder, prefix, has_items = AMAZON_SETS[name]
-    root = (data_dir or default_data_dir()) / folder
+    root = (Path(data_dir) if data_dir is not None else default_data_dir()) / folder
     inter = root / f"{prefix}.inter.json"
     if not inter.is_file():
         raise DataError(
@@ -48,7 +48,7 @@ def amazon_paths(name: str, data_dir: Path | None = None) -> tuple[Path, Path | 
     return inter, (root / f"{prefix}.item.json") if has_items else None
 
 
-def load_dataset(name: str, data_dir: Path | None = None) -> InteractionData:
+def load_dataset(name: str, data_dir: str | os.PathLike[str] | None = None) -> InteractionData:
     """Load a named dataset ("ml-100k", "office", "scientific", "beauty")."""
     if name == "ml-100k":
         return load_movielens_100k()
