@@ -55,3 +55,14 @@ def test_split_identical_across_runs() -> None:
 def test_rejects_non_positive_max_history() -> None:
     with pytest.raises(ConfigError, match="max_history"):
         leave_one_out(_data(), max_history=0)
+
+
+def test_sample_draws_distinct_users_in_their_order_by_seed() -> None:
+    valid = leave_one_out(_data(), max_history=4).valid_set()
+    a, b = valid.sample(2, seed=7), valid.sample(2, seed=7)
+    assert a.users == b.users and len(set(a.users)) == 2
+    positions = [valid.users.index(u) for u in a.users]
+    assert positions == sorted(positions)
+    for user, target in zip(a.users, a.targets, strict=True):
+        assert target == valid.targets[valid.users.index(user)]
+    assert valid.sample(len(valid), seed=7) is valid and valid.sample(10**6, seed=1) is valid

@@ -181,3 +181,40 @@ def test_tempered_loss_trains_and_searches_at_its_temperature(
     assert seen and set(seen) == {0.5}  # validation during training and the evaluation above
     rec.save(tmp_path / "saved")
     assert GenerativeRecommender.load(tmp_path / "saved").config.training.loss_temperature == 0.5
+
+
+def test_confirm_users_hands_back_whichever_of_best_and_final_scores_higher_on_more_users(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """training.confirm_users: the in-training validation here calls its first score the best (a stand-in for
+    a lucky small subset), so best and final weights differ; both are scored again on all validation users and
+    the model handed back is the one that scored higher there."""
+    real = GenerativeRecommender._validator
+    made: list[int] = []
+
+    def validator(self: GenerativeRecommender, subset: EvalSet) -> Any:
+        made.append(len(subset))
+        if len(made) == 1:  # the in-training validation: each score lower than the one before
+            scores = iter(range(100, 0, -1))
+            return lambda model: {"ndcg@10": next(scores) / 100, "hr@10": 0.0}
+        return real(self, subset)
+
+    monkeypatch.setattr(GenerativeRecommender, "_validator", validator)
+    train, valid = tiny_data()
+    base = tiny_config().to_dict()
+    cfg = config_from_dict(
+        {**base, "training": {**base["training"], "epochs": 4, "eval_every": 5, "confirm_users": 10_000}}
+    )
+    rec = GenerativeRecommender(cfg, output_dir=tmp_path / "run")
+    rec.fit(train, valid)
+    training = rec.metrics["training"]
+    assert made == [30, 60]  # eval_users, then every validation user (confirm_users exceeds them)
+    confirmed = training["confirmed"]
+    assert (
+        confirmed["best_step"] == training["best_step"] == 5 and confirmed["final_step"] == training["steps"]
+    )
+    assert confirmed["kept"] == ("final" if confirmed["final"] > confirmed["best"] else "best")
+    handed_back = evaluate(rec, valid, k_max=10).metrics["ndcg@10"]
+    assert handed_back == pytest.approx(confirmed[confirmed["kept"]], abs=1e-6)
+    other = "best" if confirmed["kept"] == "final" else "final"
+    assert confirmed[other] != pytest.approx(handed_back, abs=1e-6)  # the comparison had two sides

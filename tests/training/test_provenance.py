@@ -37,3 +37,9 @@ def test_plain_loss_temperature_keeps_rows_recorded_before_it_current() -> None:
     bare = config_sha(RECIPE, [])
     assert config_sha(RECIPE, ["training.loss_temperature=1.0"]) == bare
     assert config_sha(RECIPE, ["training.loss_temperature=0.5"]) != bare
+
+
+def test_confirm_users_off_keeps_rows_recorded_before_it_current() -> None:
+    bare = config_sha(RECIPE, [])
+    assert config_sha(RECIPE, ["training.confirm_users=0"]) == bare
+    assert config_sha(RECIPE, ["training.confirm_users=20000"]) != bare

@@ -49,6 +49,13 @@ class EvalSet:
         idx = list(indices)
         return EvalSet(tuple(self.users[i] for i in idx), [self.histories[i] for i in idx], self.targets[idx])
 
+    def sample(self, n: int, seed: int) -> EvalSet:
+        """``n`` users drawn without replacement by ``seed``, kept in their order (all of them if n >= len)."""
+        if n >= len(self):
+            return self
+        rng = np.random.default_rng(seed)
+        return self.subset(sorted(rng.choice(len(self), size=n, replace=False).tolist()))
+
 
 @dataclass(frozen=True)
 class LeaveOneOutSplit:

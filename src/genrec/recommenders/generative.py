@@ -33,6 +33,7 @@ from genrec.tokenizers.text_embeddings import EmbedFn
 from genrec.training.backbone import build_backbone
 from genrec.training.compact import count_parameters
 from genrec.training.config import RunConfig, config_from_dict
+from genrec.training.confirm import confirm_best
 from genrec.training.examples import ExampleBuilder
 from genrec.training.loop import Trainer
 from genrec.training.pretrained import forward_model, merge_for_inference
@@ -175,12 +176,10 @@ class GenerativeRecommender:
         token_texts, token_vectors = self.build(train, fit_identifiers=saved is None)
         if self.output_dir is not None and saved is None:
             save_run_identifiers(self.item_tokenizer, self.output_dir)
-        validate = None
-        if valid is not None and len(valid):
-            rng = np.random.default_rng(cfg.seed)
-            n = min(cfg.training.eval_users, len(valid))
-            subset = valid.subset(sorted(rng.choice(len(valid), size=n, replace=False).tolist()))
-            validate = self._validator(subset)
+        valid = valid if valid is not None and len(valid) else None
+        validate = (
+            self._validator(valid.sample(cfg.training.eval_users, cfg.seed)) if valid is not None else None
+        )
         with tempfile.TemporaryDirectory(prefix="genrec-train-") as scratch:
             out = self.output_dir if self.output_dir is not None else Path(scratch)
             vocabulary = self.item_tokenizer.vocabulary()
@@ -196,15 +195,20 @@ class GenerativeRecommender:
                 rebuild=rebuild,
             )  # fmt: skip
             self.train_result = trainer.train()
-        trained = trainer.accelerator.unwrap_model(trainer.model)
+            trained = trainer.accelerator.unwrap_model(trainer.model)
+            state = self.train_result.state
+            confirmed = None
+            if cfg.training.confirm_users and valid is not None and not trainer.sharded:
+                check = self._validator(valid.sample(cfg.training.confirm_users, cfg.seed))
+                averaged = cfg.training.ema_decay > 0
+                confirmed = confirm_best(trained, out, state.best_step, state.step, check, averaged)
         parameters = count_parameters(trained)
         self.model = merge_for_inference(trained)
         self.model.eval()
-        state = self.train_result.state
         self.metrics["training"] = {
             "steps": state.step, "epochs": state.epoch, "tokens": state.tokens, "wall_time_s": state.elapsed_s,
             "stopped": state.stopped, "best_step": state.best_step, "parameters": parameters,
-            "validation": state.history,
+            "validation": state.history, "confirmed": confirmed,
         }  # fmt: skip
 
     def _validator(self, subset: EvalSet) -> Any:

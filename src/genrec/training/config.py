@@ -150,7 +150,10 @@ class TrainingConfig:
     loss_temperature: the cross-entropy is taken over logits / loss_temperature (LETTER's ranking-guided
     generation loss; below 1 the hardest wrong tokens weigh more). The model is then the distribution
     softmax(logits / loss_temperature), so the grounded beam search scores with the same temperature
-    (1: the plain LM loss and plain log-probabilities).
+    (1: the plain LM loss and plain log-probabilities). confirm_users: at the end of training, when the
+    best validation weights are not the final ones, score both on this many validation users (all of them
+    when there are fewer) and hand back the better (0: off; the best of many small-subset validations
+    tends to be a lucky one, `genrec.training.confirm`). Unsharded runs only.
     """
 
     prefixes: str = "all"
@@ -178,6 +181,7 @@ class TrainingConfig:
     schedule_clock: str = "steps"
     ema_decay: float = 0.0
     loss_temperature: float = 1.0
+    confirm_users: int = 0
 
     def __post_init__(self) -> None:
         s = "training"
@@ -191,7 +195,9 @@ class TrainingConfig:
         )
         for name in ("last_n", "sample_budget", "batch_size", "eval_users"):
             _check(getattr(self, name) >= 1, s, f"{name} must be >= 1, got {getattr(self, name)}")
-        for name in ("epochs", "max_steps", "warmup_steps", "eval_every", "patience", "checkpoint_every"):
+        for name in (
+            "epochs", "max_steps", "warmup_steps", "eval_every", "patience", "checkpoint_every", "confirm_users"
+        ):  # fmt: skip
             _check(getattr(self, name) >= 0, s, f"{name} must be >= 0, got {getattr(self, name)}")
         _check(self.epochs > 0 or self.max_steps > 0, s, "set epochs or max_steps > 0")
         _check(self.lr > 0, s, f"lr must be > 0, got {self.lr}")

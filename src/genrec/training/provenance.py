@@ -22,6 +22,7 @@ ADDED_LATER: dict[tuple[str, ...], object] = {
     ("training", "schedule_clock"): "steps",
     ("training", "ema_decay"): 0.0,
     ("training", "loss_temperature"): 1.0,
+    ("training", "confirm_users"): 0,
 }
 
 
