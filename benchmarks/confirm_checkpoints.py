@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import re
 import sys
 import time
 from pathlib import Path
@@ -24,6 +25,7 @@ from typing import Any
 # `python benchmarks/...` puts benchmarks/ first on sys.path; see generative.py.
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
+import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from genrec.data import leave_one_out, load_dataset  # noqa: E402
@@ -66,6 +68,35 @@ def confirm_run(run: Path, data_dir: Path | None, confirm_users: int) -> dict[st
     }  # fmt: skip
 
 
+def table(dataset: str, rows: list[dict[str, Any]]) -> str:
+    """One line per run, then the test mean ± std of each row (runs that differ only in their seed)."""
+    lines = [
+        f"## {dataset}: best vs final weights confirmed on validation, kept weights on test",
+        "",
+        "| run | validation users | best step | NDCG@10 | final step | NDCG@10 | kept | test "
+        + " | test ".join(c.upper() for c in COLUMNS) + " |",
+        "|---" * (7 + len(COLUMNS)) + "|",
+    ]  # fmt: skip
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for r in rows:
+        scores = [f"{r[k]:.4f}" if k in r else "–" for k in ("best", "final")]
+        lines.append(
+            f"| {r['run']} | {r['validation_users']} | {r['best_step']} | {scores[0]} | {r['final_step']} | "
+            f"{scores[1]} | {r['kept']} | " + " | ".join(f"{r['test'][c]:.4f}" for c in COLUMNS) + " |"
+        )  # fmt: skip
+        groups.setdefault(re.sub(r"-seed\d+-", "-", r["run"]), []).append(r)
+    lines += ["", "| row | seeds | test " + " | test ".join(c.upper() for c in COLUMNS) + " |",
+              "|---" * (2 + len(COLUMNS)) + "|"]  # fmt: skip
+    for name, members in groups.items():
+        cells = []
+        for c in COLUMNS:
+            values = np.array([m["test"][c] for m in members])
+            cells.append(f"{values.mean():.4f} ± {values.std():.4f}")
+        seeds = ", ".join(str(m["seed"]) for m in sorted(members, key=lambda m: m["seed"]))
+        lines.append(f"| {name} | {seeds} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -86,23 +117,11 @@ def main() -> None:
         mine = [r for r in rows if r["dataset"] == dataset]
         kept = [r for r in previous if r["run"] not in {m["run"] for m in mine}] + mine
         payload = {"rows": kept, "machine": {"platform": platform.platform(), "torch_threads": args.threads}}
-        lines = [
-            f"## {dataset}: best vs final weights confirmed on validation, kept weights on test",
-            "",
-            "| run | validation users | best step | NDCG@10 | final step | NDCG@10 | kept | test "
-            + " | test ".join(c.upper() for c in COLUMNS) + " |",
-            "|---" * (7 + len(COLUMNS)) + "|",
-        ]  # fmt: skip
-        for r in kept:
-            scores = [f"{r[k]:.4f}" if k in r else "–" for k in ("best", "final")]
-            lines.append(
-                f"| {r['run']} | {r['validation_users']} | {r['best_step']} | {scores[0]} | {r['final_step']} | "
-                f"{scores[1]} | {r['kept']} | " + " | ".join(f"{r['test'][c]:.4f}" for c in COLUMNS) + " |"
-            )  # fmt: skip
         RESULTS.mkdir(parents=True, exist_ok=True)
         write_json_atomic(path, payload)
-        write_text_atomic(RESULTS / f"{dataset}.md", "\n".join(lines) + "\n")
-        print("\n".join(lines))
+        markdown = table(dataset, kept)
+        write_text_atomic(RESULTS / f"{dataset}.md", markdown)
+        print(markdown)
 
 
 if __name__ == "__main__":

@@ -48,3 +48,18 @@ def test_a_worse_best_checkpoint_is_replaced_by_the_final_weights(tmp_path: Path
     split = leave_one_out(load_dataset("ml-100k"), rec.config.data.max_history)
     test = evaluate(rec, split.test_set(), k_max=10).metrics
     assert row["test"] == {c: test[c] for c in ("hr@5", "ndcg@5", "hr@10", "ndcg@10")}
+
+
+def test_the_table_averages_the_seeds_of_each_row() -> None:
+    def row(run: str, seed: int, ndcg: float) -> dict[str, object]:
+        test = {"hr@5": 0.5, "ndcg@5": ndcg, "hr@10": 0.5, "ndcg@10": ndcg}
+        return {"run": run, "seed": seed, "validation_users": 9, "best_step": 4, "final_step": 8,
+                "best": 0.1, "final": 0.2, "kept": "final", "test": test}  # fmt: skip
+
+    rows = [row("r-seed0-abc", 0, 0.1), row("r-seed1-abc", 1, 0.3), row("r-seed0-def", 0, 0.2)]
+    markdown = load_script("confirm_checkpoints").table("toy", rows)
+    assert (
+        "| r-abc | 0, 1 | 0.5000 ± 0.0000 | 0.2000 ± 0.1000 | 0.5000 ± 0.0000 | 0.2000 ± 0.1000 |" in markdown
+    )
+    assert "| r-def | 0 | 0.5000 ± 0.0000 | 0.2000 ± 0.0000 |" in markdown
+    assert "| r-seed1-abc | 9 | 4 | 0.1000 | 8 | 0.2000 | final | 0.5000 | 0.3000 |" in markdown
