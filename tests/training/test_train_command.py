@@ -36,3 +36,18 @@ def test_train_command_writes_config_checkpoint_and_run_dir(tmp_path: Path) -> N
     # the same output directory with a different config is refused (it would corrupt a resume)
     with pytest.raises(ConfigError, match="different config"):
         train_command("office-atomic-compact", tmp_path, seed=6, overrides=["data.dataset=ml-100k", *TINY])
+
+
+def test_a_run_saved_before_a_field_existed_resumes_while_the_field_holds_its_default(tmp_path: Path) -> None:
+    overrides = ["data.dataset=ml-100k", *TINY]
+    train_command("office-atomic-compact", tmp_path, overrides=overrides, test=False)
+    saved = yaml.safe_load((tmp_path / "config.yaml").read_text())
+    del saved["training"]["confirm_users"]  # as a run written before training.confirm_users was added
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(saved))
+    train_command("office-atomic-compact", tmp_path, overrides=overrides, test=False)  # resumes (finished)
+    with pytest.raises(ConfigError, match="different config"):  # at another value it is another run
+        train_command("office-atomic-compact", tmp_path, overrides=[*overrides, "training.confirm_users=9"])
+    saved["training"]["no_such_field"] = 1  # a field since removed: a clear error naming the file
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(saved))
+    with pytest.raises(ConfigError, match=r"config\.yaml no longer loads"):
+        train_command("office-atomic-compact", tmp_path, overrides=overrides, test=False)

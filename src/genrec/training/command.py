@@ -22,17 +22,24 @@ from genrec.evaluation.evaluator import evaluate
 from genrec.recommenders.generative import GenerativeRecommender
 from genrec.serving.run_dir import save_run
 from genrec.tokenizers.persist import write_json_atomic, write_text_atomic
-from genrec.training.config import RunConfig, load_config
+from genrec.training.config import RunConfig, config_from_dict, load_config
 
 logger = logging.getLogger(__name__)
 
 
 def _write_resolved(output_dir: Path, config: RunConfig) -> None:
-    """Write ``config.yaml``; a different config already there (a run being resumed) is an error."""
+    """Write ``config.yaml``; a different config already there (a run being resumed) is an error.
+
+    The saved config is read back with today's defaults, so a run saved before a field existed resumes when
+    the field holds its default (the behaviour the run had)."""
     path = output_dir / "config.yaml"
     if path.is_file():
         previous = yaml.safe_load(path.read_text(encoding="utf-8"))
-        if previous != config.to_dict():
+        try:
+            same = config_from_dict(previous).to_dict() == config.to_dict()
+        except ConfigError as exc:
+            raise ConfigError(f"{path} no longer loads ({exc}); use a new output_dir") from None
+        if not same:
             raise ConfigError(
                 f"{path} holds a different config; resume with the same config or use a new output_dir"
             )
