@@ -177,9 +177,7 @@ class GenerativeRecommender:
         if self.output_dir is not None and saved is None:
             save_run_identifiers(self.item_tokenizer, self.output_dir)
         valid = valid if valid is not None and len(valid) else None
-        validate = (
-            self._validator(valid.sample(cfg.training.eval_users, cfg.seed)) if valid is not None else None
-        )
+        validate = None if valid is None else self._validator(valid.sample(cfg.training.eval_users, cfg.seed))
         with tempfile.TemporaryDirectory(prefix="genrec-train-") as scratch:
             out = self.output_dir if self.output_dir is not None else Path(scratch)
             vocabulary = self.item_tokenizer.vocabulary()
@@ -196,12 +194,11 @@ class GenerativeRecommender:
             )  # fmt: skip
             self.train_result = trainer.train()
             trained = trainer.accelerator.unwrap_model(trainer.model)
-            state = self.train_result.state
-            confirmed = None
+            state, confirmed = self.train_result.state, None
             if cfg.training.confirm_users and valid is not None and not trainer.sharded:
                 check = self._validator(valid.sample(cfg.training.confirm_users, cfg.seed))
-                averaged = cfg.training.ema_decay > 0
-                confirmed = confirm_best(trained, out, state.best_step, state.step, check, averaged)
+                ema = cfg.training.ema_decay > 0
+                confirmed = confirm_best(trained, out, state.best_step, state.step, check, ema)
         parameters = count_parameters(trained)
         self.model = merge_for_inference(trained)
         self.model.eval()
