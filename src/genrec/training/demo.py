@@ -53,6 +53,7 @@ def demo_generative(
         out = output_dir if output_dir is not None else Path(scratch)
         console.print(f"training a {backbone} generative recommender ({recipe}, budget {max_minutes} min)")
         recommender, split, metrics = train_and_evaluate(config, out, data_dir=data_dir, test=True)
+    console.print(training_summary(metrics.get("training", {})))
     catalogue = split.data.catalogue
     test = split.test_set()
     user = user_index % len(test)
@@ -87,6 +88,16 @@ def demo_generative(
         "target": catalogue.id_of(int(test.targets[user])),
         "wall_time_s": time.perf_counter() - start,
     }
+
+
+def training_summary(training: dict[str, Any]) -> str:
+    """One line on how far training got: a budget-bound run's figures move with the machine's speed."""
+    if not training:
+        return "training: no record"
+    return (
+        f"trained {training['steps']:,} steps ({training['epochs']} epochs) in {training['wall_time_s']:.0f} s, "
+        f"ending: {training['stopped']}; weights kept from step {training['best_step']}"
+    )
 
 
 def explanation_text(explanation: dict[str, Any]) -> str:
