@@ -34,7 +34,7 @@ def test_train_command_writes_config_checkpoint_and_run_dir(tmp_path: Path) -> N
     recs = loaded.recommend([[0, 1, 2]], k=5)
     assert recs.items.shape == (1, 5) and (recs.items >= 0).all()
     # the same output directory with a different config is refused (it would corrupt a resume)
-    with pytest.raises(ConfigError, match="different config"):
+    with pytest.raises(ConfigError, match=r"different config \(seed: saved 5, requested 6\)"):
         train_command("office-atomic-compact", tmp_path, seed=6, overrides=["data.dataset=ml-100k", *TINY])
 
 
@@ -45,7 +45,8 @@ def test_a_run_saved_before_a_field_existed_resumes_while_the_field_holds_its_de
     del saved["training"]["confirm_users"]  # as a run written before training.confirm_users was added
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(saved))
     train_command("office-atomic-compact", tmp_path, overrides=overrides, test=False)  # resumes (finished)
-    with pytest.raises(ConfigError, match="different config"):  # at another value it is another run
+    # at another value it is another run, and the error names the field
+    with pytest.raises(ConfigError, match=r"training\.confirm_users: saved \d+, requested 9"):
         train_command("office-atomic-compact", tmp_path, overrides=[*overrides, "training.confirm_users=9"])
     saved["training"]["no_such_field"] = 1  # a field since removed: a clear error naming the file
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(saved))

@@ -36,15 +36,32 @@ def _write_resolved(output_dir: Path, config: RunConfig) -> None:
     if path.is_file():
         previous = yaml.safe_load(path.read_text(encoding="utf-8"))
         try:
-            same = config_from_dict(previous).to_dict() == config.to_dict()
+            saved = config_from_dict(previous).to_dict()
         except ConfigError as exc:
             raise ConfigError(f"{path} no longer loads ({exc}); use a new output_dir") from None
-        if not same:
+        differences = _differing_fields(saved, config.to_dict())
+        if differences:
+            shown = "; ".join(differences[:5]) + ("; ..." if len(differences) > 5 else "")
             raise ConfigError(
-                f"{path} holds a different config; resume with the same config or use a new output_dir"
+                f"{path} holds a different config ({shown}); resume with the same config or use a new "
+                "output_dir"
             )
         return
     write_text_atomic(path, config.to_yaml())
+
+
+def _differing_fields(saved: Any, requested: Any, prefix: str = "") -> list[str]:
+    """``field: saved -> requested`` for every dotted field whose value differs between two config dicts."""
+    if isinstance(saved, dict) and isinstance(requested, dict):
+        out: list[str] = []
+        for key in sorted(set(saved) | set(requested), key=str):
+            name = f"{prefix}.{key}" if prefix else str(key)
+            if key not in saved or key not in requested:
+                out.append(f"{name}: only in {'the saved' if key in saved else 'the requested'} config")
+            else:
+                out.extend(_differing_fields(saved[key], requested[key], name))
+        return out
+    return [] if saved == requested else [f"{prefix}: saved {saved!r}, requested {requested!r}"]
 
 
 #: Seed of the test-user sample (``test_users``): every seed and every model is tested on the same users.
