@@ -51,7 +51,7 @@ def _write_resolved(output_dir: Path, config: RunConfig) -> None:
 
 
 def _differing_fields(saved: Any, requested: Any, prefix: str = "") -> list[str]:
-    """``field: saved -> requested`` for every dotted field whose value differs between two config dicts."""
+    """``"section.field: saved X, requested Y"`` for every dotted field that differs between two config dicts."""
     if isinstance(saved, dict) and isinstance(requested, dict):
         out: list[str] = []
         for key in sorted(set(saved) | set(requested), key=str):
