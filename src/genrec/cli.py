@@ -62,9 +62,20 @@ def demo(
             help="Also train and show the compact generative recommender (semantic IDs).",
         ),
     ] = True,
+    train_steps: Annotated[
+        int,
+        typer.Option(
+            "--train-steps",
+            help="Optimiser steps of the generative model (0: the backbone's default, 800 compact / 60 smollm2).",
+        ),
+    ] = 0,
     train_minutes: Annotated[
-        float, typer.Option("--train-minutes", help="Training budget of the generative model.")
-    ] = 4.0,
+        float,
+        typer.Option(
+            "--train-minutes",
+            help="Wall-clock cap on the generative training; a run it cuts short says so.",
+        ),
+    ] = 5.0,
     backbone: Annotated[
         str,
         typer.Option(
@@ -77,7 +88,13 @@ def demo(
     """Run the main job on the embedded MovieLens-100K dataset and print held-out metrics."""
     from genrec.demo import DemoConfig, run_demo
 
-    config = DemoConfig(seed=seed, generative=generative, train_minutes=train_minutes, backbone=backbone)
+    config = DemoConfig(
+        seed=seed,
+        generative=generative,
+        train_steps=train_steps,
+        train_minutes=train_minutes,
+        backbone=backbone,
+    )
     run_demo(config, output_dir=output_dir, console=console)
 
 
