@@ -41,7 +41,7 @@ class DemoConfig:
     train_minutes: float = 5.0
     #: SASRec run length (its library defaults otherwise) and its wall-clock cap.
     sasrec_epochs: int = 20
-    sasrec_minutes: float = 2.0
+    sasrec_minutes: float = 3.0
     #: Generative backbone: ``compact`` (from scratch) or ``smollm2`` (SmolLM2-135M-Instruct, fine-tuned).
     backbone: str = "compact"
 
