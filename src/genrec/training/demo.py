@@ -119,7 +119,7 @@ def training_summary(training: dict[str, Any]) -> str:
 #: Printed under a run the wall-clock cap stopped: the same seed gives other figures on a faster machine.
 CUT_SHORT_WARNING = (
     "[yellow]warning: the time cap cut training short, so these figures depend on this machine's speed; "
-    "an unloaded machine (or a larger cap) runs the full step count and prints the reproducible figures[/]"
+    "an unloaded machine (or a larger cap) runs the full length and prints the reproducible figures[/]"
 )
 
 
