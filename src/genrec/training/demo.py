@@ -30,6 +30,12 @@ DEMO_RECIPES = {"compact": DEMO_RECIPE, "smollm2": "ml100k-atomic-smollm2"}
 #: Default optimiser steps per backbone: a few minutes of one core (compact) or two (SmolLM2) when unloaded.
 DEMO_STEPS = {"compact": 800, "smollm2": 60}
 
+#: Printed under a run the wall-clock cap stopped: the same seed gives other figures on a faster machine.
+CUT_SHORT_WARNING = (
+    "[yellow]warning: the time cap cut training short, so these figures depend on this machine's speed; "
+    "an unloaded machine (or a larger cap) runs the full length and prints the reproducible figures[/]"
+)
+
 
 def demo_generative(
     seed: int = 0,
@@ -114,13 +120,6 @@ def training_summary(training: dict[str, Any]) -> str:
     if training["stopped"] == "time_budget":
         line += f"\n{CUT_SHORT_WARNING}"
     return line
-
-
-#: Printed under a run the wall-clock cap stopped: the same seed gives other figures on a faster machine.
-CUT_SHORT_WARNING = (
-    "[yellow]warning: the time cap cut training short, so these figures depend on this machine's speed; "
-    "an unloaded machine (or a larger cap) runs the full length and prints the reproducible figures[/]"
-)
 
 
 def explanation_text(explanation: dict[str, Any]) -> str:
