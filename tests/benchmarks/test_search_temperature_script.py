@@ -38,8 +38,22 @@ def test_rows_per_temperature_and_the_model_restored(tmp_path: Path) -> None:
     rec.fit(train, valid)
     as_trained = evaluate(rec, valid, k_max=10).metrics
     rows = load_script("search_temperature").temperature_rows(rec, valid, [0.5, 3.0])
-    assert [r["search_temperature"] for r in rows] == [0.5, 3.0]
+    assert [(r["search_temperature"], r["num_beams"]) for r in rows] == [(0.5, 10), (3.0, 10)]
     assert rows[0]["ndcg@10"] == as_trained["ndcg@10"] and rows[0]["hr@5"] == as_trained["hr@5"]
     assert rows[1]["ndcg@10"] != as_trained["ndcg@10"]  # the hotter search really ranks differently
+    wide = load_script("search_temperature").temperature_rows(rec, valid, [0.5], num_beams=[10, 20])
+    assert [r["num_beams"] for r in wide] == [10, 20] and wide[0]["ndcg@10"] == as_trained["ndcg@10"]
     assert rec.config == config  # searched at its own temperature again afterwards
     assert evaluate(rec, valid, k_max=10).metrics["ndcg@10"] == as_trained["ndcg@10"]
+
+
+def test_rows_merge_with_earlier_ones_of_the_same_model() -> None:
+    merge_rows = load_script("search_temperature").merge_rows
+    earlier = [{"search_temperature": 1.0, "ndcg@10": 0.1}, {"search_temperature": 0.5, "ndcg@10": 0.2}]
+    new = [{"search_temperature": 0.5, "num_beams": 20, "ndcg@10": 0.3},
+           {"search_temperature": 0.5, "num_beams": 50, "ndcg@10": 0.4}]  # fmt: skip
+    merged = merge_rows(earlier, new, trained_num_beams=20)
+    # (0.5, 20) re-measured replaces the earlier row written without a width; (1.0, 20) stays
+    assert [(r["search_temperature"], r["num_beams"], r["ndcg@10"]) for r in merged] == [
+        (0.5, 20, 0.3), (0.5, 50, 0.4), (1.0, 20, 0.1)
+    ]  # fmt: skip
