@@ -97,16 +97,18 @@ class GenerativeRecommender:
         """True when identifiers are plain text (titles) spelled in the LM's own tokens."""
         return not self.item_tokenizer.vocabulary()
 
-    def _identifier_ids(self, item: int) -> list[int]:
+    def _identifier_ids(self, item: int, text: bool) -> list[int]:
+        """LM token ids of ``item``'s identifier; ``text``: identifiers are titles (`text_identifiers`)."""
         ident = list(self.item_tokenizer.encode(item))
-        if self.text_identifiers:  # the title's tokens, then EOS (as the trie spells it)
+        if text:  # the title's tokens, then EOS (as the trie spells it)
             ids = self.lm_tokenizer.encode(ident[0], add_special_tokens=False)
             return [int(t) for t in ids] + [int(self.lm_tokenizer.eos_token_id)]
         return [int(t) for t in self.lm_tokenizer.convert_tokens_to_ids(ident)]
 
     def _index_items(self, num_items: int) -> None:
         self.num_items = num_items
-        self.item_ids = [self._identifier_ids(i) for i in range(num_items)]
+        text = self.text_identifiers  # once: a tokenizer's vocabulary can be as long as the catalogue
+        self.item_ids = [self._identifier_ids(i, text) for i in range(num_items)]
         titles = self.titles if len(self.titles) == num_items else [""] * num_items
         self.item_suffix = (
             [self.template.item_suffix(t, self.lm_tokenizer) for t in titles]

@@ -22,6 +22,9 @@ class IdentifierTable:
         self.item_ids: list[str] = []
         self.identifiers: list[tuple[str, ...]] = []
         self._lookup: dict[tuple[str, ...], int] = {}
+        # distinct tokens in order of first appearance, kept up to date by `append`: `vocabulary` is
+        # asked once per item when a model indexes its catalogue, so recomputing it would be quadratic
+        self._tokens: dict[str, None] = {}
 
     def __len__(self) -> int:
         return len(self.identifiers)
@@ -40,6 +43,7 @@ class IdentifierTable:
         self.item_ids.append(item_id)
         self.identifiers.append(ident)
         self._lookup[ident] = index
+        self._tokens.update(dict.fromkeys(ident))
         return index
 
     def encode(self, item: int) -> tuple[str, ...]:
@@ -55,7 +59,7 @@ class IdentifierTable:
 
     def vocabulary(self) -> list[str]:
         """Every distinct token, in order of first appearance (deterministic)."""
-        return list(dict.fromkeys(t for ident in self.identifiers for t in ident))
+        return list(self._tokens)
 
     def new_items(self, catalogue: Catalogue) -> list[int]:
         """Indices of ``catalogue`` items beyond those already stored, checking it extends this table."""
