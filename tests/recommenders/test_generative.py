@@ -117,6 +117,29 @@ def test_prebuilt_multi_token_identifiers(tmp_path: Path) -> None:
     assert evaluate(rec, valid, k_max=10).metrics["hr@10"] > 0.5
 
 
+def test_prebuilt_identifiers_of_mixed_length(tmp_path: Path) -> None:
+    """``collision_level: colliding``: four items sharing two codes get a third token, the rest keep two;
+    the search still returns K distinct real items, the extended ones among them, and a reload agrees."""
+    train, valid = tiny_data()
+    index = {f"i{i}": [f"<a_{i % 5}>", f"<b_{i // 5}>"] for i in range(30)}
+    index["i1"], index["i3"] = index["i0"], index["i2"]
+    (tmp_path / "index.json").write_text(__import__("json").dumps(index))
+    options = {"path": "index.json", "collision_level": "colliding"}
+    rec = GenerativeRecommender(tiny_config("prebuilt", options), data_dir=tmp_path)
+    rec.fit(train, valid)
+    lengths = sorted(len(ids) for ids in rec.item_ids)
+    assert lengths == [2] * 26 + [3] * 4
+    histories = [list(h) for h in valid.histories]
+    recs = rec.recommend(histories, k=10)
+    for items, hist in zip(recs.items.tolist(), histories, strict=True):
+        assert len(set(items)) == 10 and all(0 <= i < 30 and i not in hist for i in items)
+    assert {rec.item_tokenizer.decode(rec.item_tokenizer.encode(i)) for i in range(30)} == set(range(30))
+    assert set(recs.items.ravel().tolist()) & {0, 1, 2, 3}  # extended identifiers are reachable
+    rec.save(tmp_path / "run")
+    again = GenerativeRecommender.load(tmp_path / "run")
+    np.testing.assert_array_equal(again.recommend(histories, k=10).items, recs.items)
+
+
 def test_exclusions_are_applied_inside_the_search(fitted: tuple[GenerativeRecommender, EvalSet]) -> None:
     """Business-rule exclusions never come back, K items still do, and scores are those of the items."""
     rec, valid = fitted

@@ -21,12 +21,16 @@ TINY_RQVAE = RQVAEConfig(
 )
 
 
-def write_index(path: Path, n: int, collide: bool) -> Path:
-    """A prebuilt index for items p0..p<n-1>; with ``collide`` items 2k and 2k+1 share a code."""
-    payload = {
-        f"p{i}": [f"<a_{(i // 2 if collide else i) % 5}>", f"<b_{(i // 2 if collide else i) // 5}>"]
-        for i in range(n)
-    }
+def write_index(path: Path, n: int, collide: bool, collide_below: int | None = None) -> Path:
+    """A prebuilt index for items p0..p<n-1>; with ``collide`` items 2k and 2k+1 share a code (only
+    below item ``collide_below``, when given; the items from there on get codes of their own)."""
+
+    def code(i: int) -> int:
+        if collide and (collide_below is None or i < collide_below):
+            return i // 2
+        return i if collide_below is None else n + i
+
+    payload = {f"p{i}": [f"<a_{code(i) % 5}>", f"<b_{code(i) // 5}>"] for i in range(n)}
     path.write_text(json.dumps(payload))
     return path
 
@@ -80,3 +84,10 @@ class TestPrebuiltWithCollisions(TokenizerContract):
     def make(self, tmp_path: Path) -> ItemTokenizer:
         tmp_path.mkdir(parents=True, exist_ok=True)
         return PrebuiltTokenizer(write_index(tmp_path / "Tiny.index.json", NUM_ITEMS + 5, collide=True))
+
+
+class TestPrebuiltExtendingCollidingItemsOnly(TokenizerContract):
+    def make(self, tmp_path: Path) -> ItemTokenizer:
+        tmp_path.mkdir(parents=True, exist_ok=True)
+        path = write_index(tmp_path / "Tiny.index.json", NUM_ITEMS + 5, collide=True, collide_below=10)
+        return PrebuiltTokenizer(path, collision_level="colliding")

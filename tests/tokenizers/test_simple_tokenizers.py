@@ -14,7 +14,7 @@ from genrec.errors import ConfigError, DataError
 from genrec.tokenizers.collaborative import CollaborativeConfig, CollaborativeTokenizer, cooccurrence
 from genrec.tokenizers.prebuilt import PrebuiltTokenizer
 from genrec.tokenizers.quantiser import spread_last_level
-from genrec.tokenizers.registry import build_tokenizer
+from genrec.tokenizers.registry import build_tokenizer, load_tokenizer
 from genrec.tokenizers.stats import collision_rate, identifier_stats
 from genrec.tokenizers.title import TitleTokenizer
 
@@ -49,6 +49,69 @@ def test_prebuilt_adds_a_level_only_when_the_file_collides(tmp_path: Path) -> No
     path.write_text(json.dumps({f"p{i}": ["<a_1>", f"<b_{i}>"] for i in range(4)}))
     tok.fit(cat, [], seed=0)
     assert tok.encode(2) == ("<a_1>", "<b_2>")
+
+
+def test_prebuilt_colliding_level_extends_only_items_that_share_a_code(tmp_path: Path) -> None:
+    path = tmp_path / "X.index.json"
+    codes = {
+        "p0": ["<a_1>", "<b_0>"],
+        "p1": ["<a_1>", "<b_1>"],
+        "p2": ["<a_1>", "<b_0>"],
+        "p3": ["<a_2>", "<b_0>"],
+    }
+    path.write_text(json.dumps(codes))
+    tok = build_tokenizer("prebuilt", {"path": str(path), "collision_level": "colliding"})
+    tok.fit(make_catalogue(4), [], seed=0)
+    assert [tok.encode(i) for i in range(4)] == [
+        ("<a_1>", "<b_0>", "<c_0>"),
+        ("<a_1>", "<b_1>"),
+        ("<a_1>", "<b_0>", "<c_1>"),
+        ("<a_2>", "<b_0>"),
+    ]
+    assert tok.decode(("<a_1>", "<b_0>")) is None  # a shared code alone names no item
+    assert tok.vocabulary() == ["<a_1>", "<b_0>", "<c_0>", "<b_1>", "<c_1>", "<a_2>"]
+    tok.save(tmp_path / "saved")
+    again = load_tokenizer(tmp_path / "saved")
+    assert [again.encode(i) for i in range(4)] == [tok.encode(i) for i in range(4)]
+
+    # catalogue updates: a new item of a shared code continues its numbering; new items sharing a new
+    # code are both extended; an item with a code of its own keeps it
+    codes |= {
+        "p4": ["<a_1>", "<b_0>"],
+        "p5": ["<a_3>", "<b_3>"],
+        "p6": ["<a_3>", "<b_3>"],
+        "p7": ["<a_4>", "<b_4>"],
+    }
+    path.write_text(json.dumps(codes))
+    for target in (tok, again):
+        assert target.add_items(make_catalogue(8)) == [4, 5, 6, 7]
+        assert [target.encode(i) for i in range(4, 8)] == [
+            ("<a_1>", "<b_0>", "<c_2>"),
+            ("<a_3>", "<b_3>", "<c_0>"),
+            ("<a_3>", "<b_3>", "<c_1>"),
+            ("<a_4>", "<b_4>"),
+        ]
+
+
+def test_prebuilt_colliding_level_refuses_an_update_that_would_grow_a_known_identifier(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "X.index.json"
+    path.write_text(json.dumps({"p0": ["<a_1>", "<b_0>"], "p1": ["<a_1>", "<b_1>"]}))
+    tok = PrebuiltTokenizer(path, collision_level="colliding")
+    tok.fit(make_catalogue(2), [], seed=0)
+    path.write_text(
+        json.dumps({"p0": ["<a_1>", "<b_0>"], "p1": ["<a_1>", "<b_1>"], "p2": ["<a_1>", "<b_1>"]})
+    )
+    with pytest.raises(DataError, match=r"'p2' shares its code .* with item 'p1'") as err:
+        tok.add_items(make_catalogue(3))
+    assert str(path) in str(err.value)
+    assert len(tok) == 2  # nothing half-added
+
+
+def test_prebuilt_rejects_an_unknown_collision_level(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="collision_level must be one of"):
+        build_tokenizer("prebuilt", {"path": str(tmp_path / "X.index.json"), "collision_level": "some"})
 
 
 @pytest.mark.parametrize(
