@@ -98,9 +98,8 @@ class GenerativeRecommender:
         return not self.item_tokenizer.vocabulary()
 
     def _identifier_ids(self, item: int, text: bool) -> list[int]:
-        """LM token ids of ``item``'s identifier; ``text``: identifiers are titles (`text_identifiers`)."""
         ident = list(self.item_tokenizer.encode(item))
-        if text:  # the title's tokens, then EOS (as the trie spells it)
+        if text:  # title identifiers: the title's tokens, then EOS (as the trie spells it)
             ids = self.lm_tokenizer.encode(ident[0], add_special_tokens=False)
             return [int(t) for t in ids] + [int(self.lm_tokenizer.eos_token_id)]
         return [int(t) for t in self.lm_tokenizer.convert_tokens_to_ids(ident)]
@@ -110,10 +109,9 @@ class GenerativeRecommender:
         text = self.text_identifiers  # once: a tokenizer's vocabulary can be as long as the catalogue
         self.item_ids = [self._identifier_ids(i, text) for i in range(num_items)]
         titles = self.titles if len(self.titles) == num_items else [""] * num_items
+        packable = self.template.packable  # only packed sequences put text after each identifier
         self.item_suffix = (
-            [self.template.item_suffix(t, self.lm_tokenizer) for t in titles]
-            if self.template.packable
-            else []
+            [self.template.item_suffix(t, self.lm_tokenizer) for t in titles] if packable else []
         )
         self.trie = PrefixTrie.from_tokenizer(self.item_tokenizer, self.lm_tokenizer, items=range(num_items))
 
