@@ -3,8 +3,8 @@
     python benchmarks/baselines.py                      # all 4 datasets x 4 models x seeds 0 1 2
     python benchmarks/baselines.py --datasets office --models sasrec-ce --seeds 0 --recbole
 
-Writes benchmarks/results/baselines.json and baselines.md (mean ± std over seeds, test metrics, training
-wall time). ``--recbole`` also trains RecBole 1.2.1's SASRec (CE) on the identical split, in its own venv,
+Writes benchmarks/results/baselines.json and baselines.md (mean ± sample std over seeds, test metrics,
+training wall time). ``--recbole`` also trains RecBole 1.2.1's SASRec (CE) on the identical split, in its own venv,
 and prints the two side by side. ``--max-train-minutes`` caps each training run (reported when it binds).
 """
 
@@ -17,7 +17,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from rich.console import Console
 from rich.table import Table
 
@@ -28,6 +27,10 @@ from genrec.recommenders.config import parse_overrides
 from genrec.recommenders.registry import build_recommender
 from genrec.tokenizers.persist import write_json_atomic, write_text_atomic
 
+sys.path.append(str(Path(__file__).parent))  # sibling modules, after every installed package
+from measured_at import current_commit
+from seed_stats import format_mean_std, mean_and_std
+
 MODELS: dict[str, tuple[str, dict[str, Any]]] = {
     "popularity": ("popularity", {}),
     "sasrec-ce": ("sasrec", {"loss": "ce"}),
@@ -37,7 +40,14 @@ MODELS: dict[str, tuple[str, dict[str, Any]]] = {
 REPORTED = ("hr@1", "hr@5", "hr@10", "hr@20", "ndcg@5", "ndcg@10", "ndcg@20", "mrr", "coverage@10", "gini@10")
 
 
-def run_one(split: Any, model: str, seed: int, extra: dict[str, Any], progress: bool) -> dict[str, Any]:
+PER_USER_COLUMNS = ("user", "rank", "hr@5", "ndcg@5", "hr@10", "ndcg@10", "hr@20", "ndcg@20")
+
+
+def run_one(
+    split: Any, model: str, seed: int, extra: dict[str, Any], progress: bool, per_user: Path | None = None
+) -> dict[str, Any]:
+    """Train and test one model x seed; ``per_user``: also write its per-user test values there (Parquet),
+    which `genrec compare` pairs by user, pooled over seeds."""
     name, options = MODELS[model]
     overrides = {} if name == "popularity" else {**options, **extra}
     rec = build_recommender(name, overrides, seed=seed, progress=progress)
@@ -46,27 +56,34 @@ def run_one(split: Any, model: str, seed: int, extra: dict[str, Any], progress: 
     rec.fit(train, split.valid_set())
     train_s = time.perf_counter() - start
     counts = train_item_counts(train.sequences, train.num_items)
-    metrics = evaluate(rec, split.test_set(), k_max=20, num_items=train.num_items, item_counts=counts).metrics
+    result = evaluate(rec, split.test_set(), k_max=20, num_items=train.num_items, item_counts=counts)
     log = {k: v for k, v in getattr(rec, "training_log", {}).items() if k != "history"}
-    return {"seed": seed, "test": metrics, "train_wall_time_s": train_s, "training": log}
+    run = {"seed": seed, "test": result.metrics, "train_wall_time_s": train_s, "training": log}
+    if per_user is not None:
+        per_user.parent.mkdir(parents=True, exist_ok=True)
+        result.per_user()[list(PER_USER_COLUMNS)].to_parquet(per_user, index=False)
+        run["per_user"] = f"per_user/{per_user.name}"
+    return run
 
 
-def summarise(runs: list[dict[str, Any]]) -> dict[str, list[float]]:
-    """mean and std (ddof 0) over seeds of each reported metric and of the training time."""
-    out: dict[str, list[float]] = {}
+def summarise(runs: list[dict[str, Any]]) -> dict[str, list[float | None]]:
+    """[mean, sample std (ddof=1; None for one seed)] over seeds of each reported metric and the training time."""
+    out: dict[str, list[float | None]] = {}
     for key in (*REPORTED, "train_wall_time_s", "ms_per_user"):
         vals = [r["train_wall_time_s"] if key == "train_wall_time_s" else r["test"][key] for r in runs]
-        out[key] = [float(np.mean(vals)), float(np.std(vals))]
+        out[key] = list(mean_and_std(vals))
     return out
 
 
-def _cell(summary: dict[str, list[float]], key: str) -> str:
-    return f"{summary[key][0]:.4f} ± {summary[key][1]:.4f}"
+def _cell(summary: dict[str, list[float | None]], key: str) -> str:
+    mean, std = summary[key]
+    assert mean is not None
+    return format_mean_std(mean, std)
 
 
 def markdown(results: dict[str, Any]) -> str:
     lines = [
-        "# Baselines (leave-one-out, full ranking, history excluded; test set; mean ± std over seeds)", "",
+        "# Baselines (leave-one-out, full ranking, history excluded; test set; mean ± sample std over seeds)", "",
         "| dataset | model | seeds | HR@10 | NDCG@10 | HR@20 | NDCG@20 | MRR | coverage@10 | train s | stopped |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]  # fmt: skip
@@ -76,7 +93,7 @@ def markdown(results: dict[str, Any]) -> str:
             stops = ",".join(sorted({str(r["training"].get("stopped", "-")) for r in entry["runs"]}))
             lines.append(
                 f"| {ds} | {model} | {len(entry['runs'])} | {_cell(s, 'hr@10')} | {_cell(s, 'ndcg@10')} | {_cell(s, 'hr@20')}"
-                f" | {_cell(s, 'ndcg@20')} | {_cell(s, 'mrr')} | {_cell(s, 'coverage@10')} | {s['train_wall_time_s'][0]:.0f}"
+                f" | {_cell(s, 'ndcg@20')} | {_cell(s, 'mrr')} | {_cell(s, 'coverage@10')} | {s['train_wall_time_s'][0] or 0:.0f}"
                 f" | {stops} |"
             )
     if results.get("recbole"):
@@ -186,8 +203,10 @@ def main(argv: list[str] | None = None) -> int:
                     runs.append(kept[seed])
                     console.print(f"{ds} {model} seed {seed}: kept from {stem.with_suffix('.json')}")
                     continue
-                run = run_one(split, model, seed, {**extra, "num_threads": args.threads}, args.progress)
-                run["threads"] = args.threads
+                per_user = args.output / "per_user" / f"{args.name}-{ds}-{model}-seed{seed}.parquet"
+                settings_ = {**extra, "num_threads": args.threads}
+                run = run_one(split, model, seed, settings_, args.progress, per_user)
+                run["threads"], run["commit"] = args.threads, current_commit()
                 runs.append(run)
                 runs.sort(key=lambda r: r["seed"])
                 # Saved after every seed, so a killed chain loses at most the run in progress.
@@ -220,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
         for model, entry in models.items():
             s = entry["summary"]
             rb_cell = f"{rb['ndcg@10']:.4f}" if rb and model == "sasrec-ce" else ""
-            table.add_row(ds, model, f"{s['hr@10'][0]:.4f}", f"{s['ndcg@10'][0]:.4f}", rb_cell)
+            table.add_row(ds, model, _cell(s, "hr@10"), _cell(s, "ndcg@10"), rb_cell)
     console.print(table)
     console.print(f"wrote {stem.with_suffix('.json')} and {stem.with_suffix('.md')}")
     return 0

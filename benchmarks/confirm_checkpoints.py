@@ -25,7 +25,6 @@ from typing import Any
 # `python benchmarks/...` puts benchmarks/ first on sys.path; see generative.py.
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
-import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from genrec.data import leave_one_out, load_dataset  # noqa: E402
@@ -34,6 +33,9 @@ from genrec.recommenders.generative import GenerativeRecommender  # noqa: E402
 from genrec.tokenizers.persist import write_json_atomic, write_text_atomic  # noqa: E402
 from genrec.training import checkpoint as ckpt  # noqa: E402
 from genrec.training.confirm import confirm_best  # noqa: E402
+
+sys.path.append(str(Path(__file__).parent))  # sibling modules, after every installed package
+from seed_stats import format_mean_std, mean_and_std  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results" / "confirm_checkpoints"
 COLUMNS = ("hr@5", "ndcg@5", "hr@10", "ndcg@10")
@@ -69,7 +71,7 @@ def confirm_run(run: Path, data_dir: Path | None, confirm_users: int) -> dict[st
 
 
 def table(dataset: str, rows: list[dict[str, Any]]) -> str:
-    """One line per run, then the test mean ± std of each row (runs that differ only in their seed)."""
+    """One line per run, then the test mean ± sample std of each row (runs that differ only in their seed)."""
     lines = [
         f"## {dataset}: best vs final weights confirmed on validation, kept weights on test",
         "",
@@ -90,8 +92,7 @@ def table(dataset: str, rows: list[dict[str, Any]]) -> str:
     for name, members in groups.items():
         cells = []
         for c in COLUMNS:
-            values = np.array([m["test"][c] for m in members])
-            cells.append(f"{values.mean():.4f} ± {values.std():.4f}")
+            cells.append(format_mean_std(*mean_and_std(m["test"][c] for m in members)))
         seeds = ", ".join(str(m["seed"]) for m in sorted(members, key=lambda m: m["seed"]))
         lines.append(f"| {name} | {seeds} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"

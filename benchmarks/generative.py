@@ -2,11 +2,14 @@
 
     python benchmarks/generative.py --dataset beauty --ids prebuilt --backbone compact --seeds 0 1 2
 
-trains the recipe ``<dataset>-<ids>-<backbone>`` (genrec/configs/) once per seed, evaluates each model on
-the held-out test users (full ranking, history excluded; HR/NDCG@5/10/20, validity = share of returned
-slots holding a real item) and reports mean ± std over seeds with the training wall time. With
-``--baselines`` the popularity and SASRec rows of the evaluation harness are computed on the same split
-and put in the same table. Results: ``benchmarks/results/generative/<dataset>-<ids>-<backbone>.{json,md}``.
+trains the recipe ``<dataset>-<ids>-<backbone>`` (genrec/configs/) once per seed and evaluates each model on
+the held-out test users once (full ranking, history excluded; HR/NDCG@5/10/20, validity = share of
+returned slots holding a real item). Each seed records what selection may look at, the validation NDCG@10
+of the weights handed back on every validation user (``valid_ndcg@10``), beside its test figures, the
+training wall time, the commit it ran from, and its per-user test values
+(``results/generative/per_user/<row>-seed<S>.parquet``, for `genrec compare` pooled over seeds). The row
+stores mean ± sample std (ddof=1) over seeds. Results: ``benchmarks/results/generative/<row>.json``; the
+table of record is ``python benchmarks/record.py``.
 """
 
 from __future__ import annotations
@@ -16,7 +19,6 @@ import json
 import os
 import platform
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -24,69 +26,22 @@ from typing import Any
 # would shadow the `tokenizers` package that transformers imports: drop that entry before importing.
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
-import numpy as np  # noqa: E402
+sys.path.append(str(Path(__file__).parent))  # sibling modules, after every installed package
+
+import pandas as pd  # noqa: E402
 import torch  # noqa: E402
 
-from genrec.data import leave_one_out, load_dataset  # noqa: E402
 from genrec.evaluation.evaluator import evaluate  # noqa: E402
-from genrec.recommenders.popularity import PopularityRecommender  # noqa: E402
-from genrec.tokenizers.persist import write_json_atomic, write_text_atomic  # noqa: E402
-from genrec.training.command import train_command  # noqa: E402
-from genrec.training.provenance import NOT_IDENTITY, config_sha  # noqa: E402
+from genrec.tokenizers.persist import write_json_atomic  # noqa: E402
+from genrec.training.command import train_and_evaluate  # noqa: E402
+from genrec.training.config import load_config  # noqa: E402
+from genrec.training.provenance import config_sha  # noqa: E402
+from measured_at import current_commit  # noqa: E402
+from seed_stats import mean_and_std  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results" / "generative"
+PER_USER = RESULTS / "per_user"
 COLUMNS = ("hr@5", "ndcg@5", "hr@10", "ndcg@10", "hr@20", "ndcg@20", "validity")
-
-
-HARNESS = Path(__file__).parent / "results"
-
-
-def _harness_rows(dataset: str) -> tuple[dict[str, dict[str, float]], dict[str, int]]:
-    """Baseline rows (mean ± std over seeds) from ``benchmarks/baselines.py``'s results, if it has run.
-
-    Same split (leave-one-out, history excluded) and the same evaluator as the generative rows, so the
-    numbers stand side by side without retraining the baselines here.
-    """
-    rows: dict[str, dict[str, float]] = {}
-    seeds: dict[str, int] = {}
-    for path in sorted(HARNESS.glob("baselines*.json")):
-        models = json.loads(path.read_text()).get("datasets", {}).get(dataset, {})
-        for model, entry in models.items():
-            runs = entry.get("runs", [])
-            if not runs or len(runs) <= seeds.get(model, 0):
-                continue
-            row: dict[str, float] = {}
-            for key in (*COLUMNS, "train_s"):
-                if key == "validity":
-                    values = [1.0 for _ in runs]  # a ranking model only returns catalogue items
-                elif key == "train_s":
-                    values = [r["train_wall_time_s"] for r in runs]
-                else:
-                    values = [r["test"][key] for r in runs]
-                row[key], row[f"{key}_std"] = float(np.mean(values)), float(np.std(values))
-            rows[model], seeds[model] = row, len(runs)
-    return rows, seeds
-
-
-def _baselines(
-    dataset: str, data_dir: Path | None, seed: int, max_minutes: float
-) -> dict[str, dict[str, float]]:
-    """Popularity and SASRec trained here on the same split (when the harness results lack them)."""
-    from genrec.recommenders.sasrec import SASRecConfig, SASRecRecommender
-
-    split = leave_one_out(load_dataset(dataset, data_dir), max_history=20)
-    rows: dict[str, dict[str, float]] = {}
-    sas_cfg = SASRecConfig(seed=seed, max_train_seconds=60.0 * max_minutes)
-    candidates: list[tuple[str, Any]] = [
-        ("popularity", PopularityRecommender(seed=seed)), ("sasrec-ce", SASRecRecommender(sas_cfg))
-    ]  # fmt: skip
-    for name, rec in candidates:
-        start = time.perf_counter()
-        rec.fit(split.train_data(), split.valid_set())
-        fit_s = time.perf_counter() - start
-        result = evaluate(rec, split.test_set(), k_max=20)
-        rows[name] = {**result.metrics, "validity": float((result.items >= 0).mean()), "train_s": fit_s}
-    return rows
 
 
 def recipe_name(dataset: str, ids: str, backbone: str) -> str:
@@ -115,9 +70,7 @@ def results_file(recipe: str, sha: str, test_users: int = 0, accelerator: str = 
         return RESULTS / f"{recipe}@{sha}.json"
     if plain.is_file():  # the recipe changed since its old row was written: keep that row aside
         stale = f"{recipe}@{json.loads(plain.read_text()).get('config_sha') or 'older'}"
-        for suffix in (".json", ".md"):
-            if plain.with_suffix(suffix).is_file():
-                plain.with_suffix(suffix).rename(RESULTS / f"{stale}{suffix}")
+        plain.rename(RESULTS / f"{stale}.json")
     return plain
 
 
@@ -136,87 +89,51 @@ def _merge_concurrent_seeds(out: Path, payload: dict[str, Any]) -> None:
     payload["runs"].extend(r for r in current.get("runs", []) if r["seed"] not in have)
 
 
-def _overrides_label(overrides: list[str]) -> str:
-    speed = tuple(".".join(path) + "=" for path in NOT_IDENTITY)
-    shown = [o for o in overrides if not o.startswith(speed)]
-    return f" (recipe + {', '.join(shown)})" if shown else ""
-
-
-def _summary(runs: list[dict[str, float]]) -> dict[str, float]:
-    out: dict[str, float] = {}
-    for key in (*COLUMNS, "train_s"):
-        values = [r[key] for r in runs if key in r]
+def summary(runs: list[dict[str, Any]]) -> dict[str, float | None]:
+    """Mean and sample std (ddof=1, ``<key>_std``; None for one seed) over seeds of every reported figure."""
+    out: dict[str, float | None] = {}
+    for key in (*COLUMNS, "valid_ndcg@10", "train_s"):
+        values = [r[key] for r in runs if r.get(key) is not None]
         if values:
-            out[key] = float(np.mean(values))
-            out[f"{key}_std"] = float(np.std(values))
+            out[key], out[f"{key}_std"] = mean_and_std(values)
     return out
 
 
-def _markdown(title: str, rows: dict[str, dict[str, float]], n_seeds: dict[str, int]) -> str:
-    head = (
-        "| model | seeds | "
-        + " | ".join(c if c == "validity" else c.upper() for c in COLUMNS)
-        + " | train time (s) |"
-    )
-    lines = [f"## {title}", "", head, "|" + "---|" * (len(COLUMNS) + 3)]
-    for name, row in rows.items():
-        cells = []
-        for col in (*COLUMNS, "train_s"):
-            value, std = row.get(col), row.get(f"{col}_std")
-            fmt = "{:.0f}" if col == "train_s" else "{:.4f}"
-            cell = "–" if value is None else fmt.format(value)
-            if value is not None and std is not None and n_seeds.get(name, 1) > 1:
-                cell += " ± " + fmt.format(std)
-            cells.append(cell)
-        lines.append(f"| {name} | {n_seeds.get(name, 1)} | " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
+def validation_ndcg(rec: Any, valid: Any, metrics: dict[str, Any]) -> tuple[float, int]:
+    """Validation NDCG@10 of the weights handed back, on every validation user, and how many users.
+
+    The trainer's own confirmation (``training.confirm_users``) already scored the kept weights on that
+    many users; when it covered all of them its figure is taken, else the kept model is scored here.
+    """
+    confirmed = metrics.get("training", {}).get("confirmed") or {}
+    users = len(valid.users)
+    if confirmed.get("validation_users", 0) >= users and confirmed.get("kept") in ("best", "final"):
+        return float(confirmed[confirmed["kept"]]), users
+    return float(evaluate(rec, valid, k_max=10).metrics["ndcg@10"]), users
 
 
-def combined_table() -> str:
-    """One Markdown table of every generative row written so far, with the harness baselines per dataset."""
-    by_dataset: dict[str, list[dict[str, Any]]] = {}
-    for path in sorted(RESULTS.glob("*.json")):
-        payload = json.loads(path.read_text())
-        if payload.get("runs"):
-            by_dataset.setdefault(payload.get("dataset", payload["recipe"].split("-")[0]), []).append(
-                {**payload, "file": path.stem}
-            )
-    parts = ["# Generative recommenders beside the baselines (test, full ranking, history excluded)", ""]
-    for dataset, payloads in by_dataset.items():
-        rows, n_seeds = _harness_rows(dataset)
-        for payload in payloads:
-            name = payload["recipe"]
-            current = payload.get("config_sha")
-            if current is None or current != config_sha(name, payload.get("overrides", [])):
-                # several older configs of one recipe: each keeps its own row, named by its config
-                name += f"@{current or payload['file'].partition('@')[2] or 'older'}"
-                name += _overrides_label(payload.get("overrides", [])) + " (older recipe)"
-            elif current != config_sha(name, []):
-                name += _overrides_label(payload.get("overrides", []))
-            if payload.get("test_users"):
-                first = payload["runs"][0]
-                name += (
-                    f" (test: {first.get('users', '?')} of {first.get('users_total', '?')} users, sampled)"
-                )
-            if payload.get("accelerator"):
-                name += (
-                    f" (trained on {payload.get('machine', {}).get('accelerator', payload['accelerator'])})"
-                )
-            rows[name] = _summary(payload["runs"])
-            n_seeds[name] = len(payload["runs"])
-        parts.append(_markdown(dataset, rows, n_seeds))
-    parts.append("Rows: `python benchmarks/generative.py --dataset D --ids I --backbone B --seeds 0 1 2`; "
-                 "baselines: `python benchmarks/baselines.py`.\n")  # fmt: skip
-    return "\n".join(parts)
+def keep_per_user(run_dir: Path, stem: str, seed: int) -> str | None:
+    """Copy the run's per-user test values next to the results (the columns `genrec compare` pairs on)."""
+    source = run_dir / "per_user.parquet"
+    if not source.is_file():
+        return None
+    frame = pd.read_parquet(source)
+    keep = ["user", "rank", *(c for c in COLUMNS if c in frame.columns)]
+    target = PER_USER / f"{stem}-seed{seed}.parquet"
+    PER_USER.mkdir(parents=True, exist_ok=True)
+    frame[keep].to_parquet(target, index=False)
+    return str(target.relative_to(RESULTS))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--dataset")
+    parser.add_argument("--dataset", required=True)
     parser.add_argument(
-        "--ids", help="identifier part of the recipe name (prebuilt, semantic, atomic, collaborative, title)"
+        "--ids",
+        required=True,
+        help="identifier part of the recipe name (prebuilt, semantic, atomic, collaborative, title)",
     )
     parser.add_argument("--backbone", default="compact")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
@@ -224,25 +141,14 @@ def main() -> None:
     parser.add_argument("--max-minutes", type=float, default=0.0, help="training budget per seed (0: recipe)")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument(
-        "--baselines", action="store_true",
-        help="put popularity and SASRec rows in the table: from benchmarks/baselines.py results, else trained here",
-    )  # fmt: skip
-    parser.add_argument(
-        "--test-users", type=int, default=0,
+        "--test-users",
+        type=int,
+        default=0,
         help="test on this many test users drawn at random (seed 0) instead of all; the row says so (0: all)",
-    )  # fmt: skip
+    )
     parser.add_argument("--override", action="append", default=[], help="section.key=value (repeatable)")
     parser.add_argument("--work-dir", type=Path, default=Path("runs/benchmarks"))
-    parser.add_argument(
-        "--table", action="store_true", help="only rebuild benchmarks/results/generative.md from the rows"
-    )
     args = parser.parse_args()
-    if args.table:
-        write_text_atomic(RESULTS.parent / "generative.md", combined_table())
-        print(combined_table())
-        return
-    if not args.dataset or not args.ids:
-        parser.error("--dataset and --ids are required (or --table)")
     torch.set_num_threads(args.threads)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     recipe = recipe_name(args.dataset, args.ids, args.backbone)
@@ -263,48 +169,46 @@ def main() -> None:
     same = previous.get("config_sha") == sha
     kept = {r["seed"]: r for r in previous.get("runs", []) if same}
     payload: dict[str, Any] = {
-        "recipe": recipe, "config_sha": sha, "dataset": args.dataset, "overrides": overrides,
+        "recipe": recipe,
+        "config_sha": sha,
+        "dataset": args.dataset,
+        "overrides": overrides,
         **({"test_users": args.test_users} if args.test_users else {}),
         **({"accelerator": accelerator} if accelerator != "cpu" else {}),
         # seeds run earlier under the same config stay: rows grow one seed (one session) at a time
         "runs": [kept[s] for s in sorted(kept) if s not in args.seeds],
         "machine": machine,
-    }  # fmt: skip
+    }
+    commit = current_commit()  # the code this process runs, before any result file changes
     for seed in args.seeds:
         if seed in kept:  # finished earlier with the same overrides: a re-run only adds missing seeds
             payload["runs"].append(kept[seed])
             print(f"seed {seed}: kept from {out}")
             continue
         # An unfinished seed resumes from its checkpoint in the work dir (one per recipe version).
-        metrics = train_command(
-            recipe,
-            args.work_dir / f"{recipe}-seed{seed}-{sha}",
-            seed,
-            args.data_dir,
-            overrides,
-            test_users=args.test_users,
-        )
-        row = {**metrics["test"], "train_s": metrics["training"]["wall_time_s"], "seed": seed}
+        run_dir = args.work_dir / f"{recipe}-seed{seed}-{sha}"
+        config = load_config(recipe, [*overrides, f"seed={seed}"])
+        rec, split, metrics = train_and_evaluate(config, run_dir, args.data_dir, True, args.test_users)
+        valid_ndcg, valid_users = validation_ndcg(rec, split.valid_set(), metrics)
+        row = {
+            **metrics["test"],
+            "train_s": metrics["training"]["wall_time_s"],
+            "seed": seed,
+            "valid_ndcg@10": valid_ndcg,
+            "valid_users": valid_users,
+            "commit": commit,
+            "per_user": keep_per_user(run_dir, out.stem, seed),
+        }
         payload["runs"].append(row)
         _merge_concurrent_seeds(out, payload)
         write_json_atomic(out, payload)  # after every seed
-        print(json.dumps({"seed": seed, **{k: row[k] for k in (*COLUMNS, "train_s")}}))
+        print(json.dumps({"seed": seed, **{k: row[k] for k in (*COLUMNS, "valid_ndcg@10", "train_s")}}))
     _merge_concurrent_seeds(out, payload)
     payload["runs"].sort(key=lambda r: r["seed"])
-    rows = {recipe: _summary(payload["runs"])}
-    n_seeds = {recipe: len(payload["runs"])}
-    if args.baselines:
-        harness, harness_seeds = _harness_rows(args.dataset)
-        if not harness:
-            harness = _baselines(args.dataset, args.data_dir, args.seeds[0], args.max_minutes or 10.0)
-        rows.update(harness)
-        n_seeds.update(harness_seeds)
-    payload["rows"] = rows
+    payload["rows"] = {recipe: summary(payload["runs"])}
     write_json_atomic(out, payload)
-    md = _markdown(f"{args.dataset}: {args.ids} identifiers, {args.backbone} backbone", rows, n_seeds)
-    write_text_atomic(out.with_suffix(".md"), md)
-    write_text_atomic(RESULTS.parent / "generative.md", combined_table())
-    print(md)
+    print(f"{out}: " + json.dumps(payload["rows"][recipe]))
+    print("table of record: python benchmarks/record.py")
 
 
 if __name__ == "__main__":

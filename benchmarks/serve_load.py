@@ -8,7 +8,12 @@ test-set histories to ``/v1/recommend`` for ``--duration`` seconds (after a shor
 Reports throughput, p50/p99 latency, errors and the mean batch size (from ``/metrics``) as JSON and
 Markdown under ``--output``.
 
+``--workload mixed`` replaces the clients' requests with the mixed workload of `serve_mixed.py` (users
+with stored histories; 90% reads of user recommendations and /v1/recommend, 10% event writes into the
+server's SQLite event store) and writes ``serve_load_mixed.{json,md}``, read speed-up included.
+
     python benchmarks/serve_load.py --clients 16 --duration 60
+    python benchmarks/serve_load.py --workload mixed --seconds 60
 """
 
 from __future__ import annotations
@@ -30,6 +35,12 @@ from typing import Any
 import httpx
 import numpy as np
 
+# `python benchmarks/serve_load.py` puts benchmarks/ first on sys.path; see generative.py.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+sys.path.append(str(Path(__file__).parent))  # sibling modules, after every installed package
+
+from serve_mixed import drive_mixed, mixed_markdown, run_clients  # noqa: E402
+
 MAX_DURATION_S = 600.0
 
 
@@ -45,8 +56,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--data-dir", type=Path, default=None)
     p.add_argument("--clients", type=int, default=16)
     p.add_argument(
-        "--duration", type=float, default=60.0, help=f"seconds per mode (at most {MAX_DURATION_S:.0f})"
+        "--duration",
+        "--seconds",
+        type=float,
+        default=60.0,
+        help=f"seconds per mode (at most {MAX_DURATION_S:.0f})",
     )
+    p.add_argument(
+        "--workload",
+        choices=("recommend", "mixed"),
+        default="recommend",
+        help="recommend: POST /v1/recommend only; mixed: user reads and event writes (see serve_mixed.py)",
+    )
+    p.add_argument("--write-share", type=float, default=0.1, help="share of event writes (mixed workload)")
     p.add_argument("--warmup", type=float, default=2.0)
     p.add_argument("--k", type=int, default=10)
     p.add_argument("--max-batch-size", type=int, default=64)
@@ -60,6 +82,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = p.parse_args(argv)
     if not 0 < args.duration <= MAX_DURATION_S or args.clients < 1:
         p.error(f"--duration must be in (0, {MAX_DURATION_S:.0f}] and --clients >= 1")
+    if not 0.0 <= args.write_share <= 1.0:
+        p.error("--write-share must be in [0, 1]")
     return args
 
 
@@ -146,13 +170,15 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_server(run: Path, port: int, args: argparse.Namespace, batching: bool) -> subprocess.Popen[bytes]:
+def start_server(
+    run: Path, port: int, args: argparse.Namespace, batching: bool, store: str
+) -> subprocess.Popen[bytes]:
     code = (
         "from pathlib import Path; from genrec.serving.server import serve_command; "
         f"serve_command(Path({str(run)!r}), host='127.0.0.1', port={port}, max_batch_size={args.max_batch_size}, "
-        f"max_wait_ms={args.max_wait_ms}, batching={batching}, num_threads={args.threads})"
+        f"max_wait_ms={args.max_wait_ms}, batching={batching}, num_threads={args.threads}, store={store!r})"
     )
-    env = {**os.environ, "OMP_NUM_THREADS": str(args.threads)}
+    env = {**os.environ, "OMP_NUM_THREADS": str(args.threads), "GENREC_API_KEY": ""}
     proc = subprocess.Popen([sys.executable, "-c", code], env=env)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -194,17 +220,7 @@ async def drive(base: str, histories: list[list[str]], args: argparse.Namespace)
                 if failure:
                     errors.append(failure)
 
-    limits = httpx.Limits(max_connections=args.clients, max_keepalive_connections=args.clients)
-    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as http:
-        tasks = [asyncio.create_task(client(c, http)) for c in range(args.clients)]
-        await asyncio.sleep(args.warmup)
-        measuring.set()
-        t0 = time.perf_counter()
-        await asyncio.sleep(args.duration)
-        stop.set()
-        elapsed = time.perf_counter() - t0
-        await asyncio.gather(*tasks)
-        metrics = (await http.get("/metrics")).text
+    elapsed, metrics = await run_clients(base, client, args, measuring, stop)
     lat = np.asarray(latencies)
 
     def metric(name: str) -> float:
@@ -254,13 +270,18 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         modes: dict[str, Any] = {}
         for name, batching in (("micro-batching on", True), ("micro-batching off", False)):
             port = free_port()
-            server = start_server(run, port, args, batching)
+            store = f"sqlite:///{Path(tmp) / f'events-{batching}.sqlite'}"  # a fresh store per mode
+            server = start_server(run, port, args, batching, store)
+            drive_mode = drive_mixed if args.workload == "mixed" else drive
             try:
-                modes[name] = asyncio.run(drive(f"http://127.0.0.1:{port}", histories, args))
+                modes[name] = asyncio.run(drive_mode(f"http://127.0.0.1:{port}", histories, args))
             finally:
                 server.terminate()
                 server.wait(timeout=30)
             print(name, modes[name], flush=True)
+    command = "python benchmarks/serve_load.py " + " ".join(sys.argv[1:] if argv is None else argv)
+    if args.workload == "mixed":
+        return write_mixed(args, info, modes, command)
     on, off = modes["micro-batching on"]["throughput_rps"], modes["micro-batching off"]["throughput_rps"]
     result = {
         "dataset": args.dataset, "clients": args.clients, "duration_s": args.duration, "warmup_s": args.warmup,
@@ -268,11 +289,40 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "threads": args.threads, "seed": args.seed, "model_info": info, "modes": modes,
         "speedup": round(on / off, 2) if off else None,
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}",
-        "command": "python benchmarks/serve_load.py " + " ".join(sys.argv[1:] if argv is None else argv),
+        "command": command,
     }  # fmt: skip
     (args.output / "serve_load.json").write_text(json.dumps(result, indent=1) + "\n")
     (args.output / "serve_load.md").write_text(markdown(result))
     print(markdown(result))
+    return result
+
+
+def write_mixed(
+    args: argparse.Namespace, info: dict[str, Any], modes: dict[str, Any], command: str
+) -> dict[str, Any]:
+    """Save and print the mixed-workload result (``serve_load_mixed.{json,md}``)."""
+    on, off = (modes[m]["reads"]["throughput_rps"] for m in ("micro-batching on", "micro-batching off"))
+    result = {
+        "workload": "mixed",
+        "dataset": args.dataset,
+        "clients": args.clients,
+        "duration_s": args.duration,
+        "warmup_s": args.warmup,
+        "write_share": args.write_share,
+        "k": args.k,
+        "max_batch_size": args.max_batch_size,
+        "max_wait_ms": args.max_wait_ms,
+        "threads": args.threads,
+        "seed": args.seed,
+        "model_info": info,
+        "modes": modes,
+        "read_speedup": round(on / off, 2) if off else None,
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}",
+        "command": command,
+    }
+    (args.output / "serve_load_mixed.json").write_text(json.dumps(result, indent=1) + "\n")
+    (args.output / "serve_load_mixed.md").write_text(mixed_markdown(result))
+    print(mixed_markdown(result))
     return result
 
 

@@ -34,6 +34,14 @@ def test_evaluate_writes_a_run_directory_and_compare_reads_two(tmp_path: Path) -
     )
     assert result.exit_code == 0, result.output
     assert "paired t-test" in result.output
+    # two pairs: pooled over two seeds (run0 vs run1 and run1 vs run0 cancel out exactly)
+    pooled = [str(tmp_path / r) for r in ("run0", "run1", "run1", "run0")]
+    result = runner.invoke(app, ["compare", *pooled, "--bootstrap", "200"])
+    assert result.exit_code == 0, result.output
+    assert "2 seeds pooled" in result.output, result.output
+    result = runner.invoke(app, ["compare", *pooled[:3]])
+    assert result.exit_code != 0
+    assert "pairs" in str(result.exception) + result.output
 
 
 def test_evaluate_unknown_option_is_a_clear_error(tmp_path: Path) -> None:

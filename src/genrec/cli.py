@@ -16,7 +16,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from genrec.errors import GenrecError
+from genrec.errors import ConfigError, GenrecError
 
 app = typer.Typer(help="LLM-based generative recommendation with grounded decoding.", no_args_is_help=True)
 data_app = typer.Typer(help="Inspect datasets.", no_args_is_help=True)
@@ -37,6 +37,10 @@ SetOption = Annotated[
     list[str] | None,
     typer.Option("--set", help="A config value as key=value (repeatable), e.g. --set loss=bce."),
 ]
+DATASET_HELP = (
+    "ml-100k, office, scientific, beauty, or a data spec: your own .csv/.tsv/.parquet interactions file "
+    "(columns user, item, timestamp) or a .yaml naming files and columns (docs/own-data.md)."
+)
 
 
 def _print_metrics(title: str, metrics: dict[str, float]) -> None:
@@ -53,8 +57,13 @@ def _print_metrics(title: str, metrics: dict[str, float]) -> None:
 def demo(
     seed: SeedOption = 0,
     output_dir: Annotated[
-        Path | None, typer.Option("--output-dir", help="Write config + summary here.")
-    ] = None,
+        Path,
+        typer.Option(
+            "--output-dir",
+            help="Write config.json, summary.json and the servable run directory model/ here (a model/ "
+            "left by an earlier demo is replaced; one holding files of yours is kept aside).",
+        ),
+    ] = Path("runs/demo"),
     generative: Annotated[
         bool,
         typer.Option(
@@ -100,7 +109,7 @@ def demo(
 
 @data_app.command("stats")
 def data_stats(
-    name: Annotated[str, typer.Argument(help="ml-100k, office, scientific or beauty.")],
+    name: Annotated[str, typer.Argument(help=DATASET_HELP)],
     data_dir: DataDirOption = None,
 ) -> None:
     """Print users, items, interactions, average sequence length, density and text-field coverage."""
@@ -128,7 +137,7 @@ def assets_prepare(
 
 @app.command()
 def evaluate(
-    dataset: Annotated[str, typer.Argument(help="ml-100k, office, scientific, beauty.")],
+    dataset: Annotated[str, typer.Argument(help=DATASET_HELP)],
     model: Annotated[str, typer.Argument(help="popularity, sasrec or gru4rec.")],
     output_dir: Annotated[Path, typer.Option("--output-dir", "-o", help="Run directory to write.")],
     seed: SeedOption = 0,
@@ -158,21 +167,28 @@ def evaluate(
 
 @app.command()
 def compare(
-    run_a: Annotated[Path, typer.Argument(help="Run directory A (the reference).")],
-    run_b: Annotated[Path, typer.Argument(help="Run directory B.")],
+    runs: Annotated[
+        list[Path],
+        typer.Argument(
+            help="RUN_A RUN_B: run directories (or per_user.parquet files), A the reference. More pairs "
+            "(RUN_A2 RUN_B2 ...: one pair per seed) pool the comparison over seeds."
+        ),
+    ],
     metric: Annotated[str, typer.Option("--metric", help="Per-user metric column.")] = "ndcg@10",
     n_bootstrap: Annotated[int, typer.Option("--bootstrap", help="Bootstrap resamples.")] = 10_000,
     seed: SeedOption = 0,
 ) -> None:
-    """Paired comparison of two evaluation runs: bootstrap CI of B - A, paired t-test and Wilcoxon."""
+    """Paired comparison of evaluation runs: bootstrap CI of B - A, paired t-test and Wilcoxon."""
     from genrec.evaluation.compare import compare_command
 
-    compare_command(run_a, run_b, metric=metric, n_bootstrap=n_bootstrap, seed=seed)
+    if len(runs) < 2 or len(runs) % 2:
+        raise ConfigError(f"compare takes pairs RUN_A RUN_B [RUN_A2 RUN_B2 ...], got {len(runs)} paths")
+    compare_command(runs[0::2], runs[1::2], metric=metric, n_bootstrap=n_bootstrap, seed=seed)
 
 
 @app.command()
 def tokenize(
-    dataset: Annotated[str, typer.Argument(help="ml-100k, office, scientific, beauty.")],
+    dataset: Annotated[str, typer.Argument(help=DATASET_HELP)],
     tokenizer: Annotated[
         str,
         typer.Argument(
@@ -197,7 +213,13 @@ def tokenize(
 
 @app.command()
 def train(
-    config: Annotated[str, typer.Argument(help="A shipped recipe name or a YAML file.")],
+    config: Annotated[
+        str,
+        typer.Argument(
+            help="A shipped recipe name or a YAML file; --set data.dataset=DATA trains on a named set "
+            "or a data spec (your own .csv/.parquet/.yaml, see evaluate --help)."
+        ),
+    ],
     output_dir: Annotated[Path, typer.Option("--output-dir", "-o", help="Run directory (resumable).")],
     seed: Annotated[int | None, typer.Option("--seed", help="Overrides the recipe's seed.")] = None,
     data_dir: DataDirOption = None,
@@ -236,7 +258,8 @@ def recommend(
         str,
         typer.Option(
             "--users",
-            help="test / valid (the run's dataset split), DATASET:SPLIT, or a .jsonl/.parquet of histories.",
+            help="test / valid (the run's dataset split), DATASET:SPLIT (DATASET may be a data spec "
+            "path, e.g. shop.yaml:test), or a .jsonl/.parquet of histories.",
         ),
     ],
     output: Annotated[Path, typer.Option("--output", "-o", help="Output .jsonl or .parquet file.")],
@@ -270,14 +293,38 @@ def serve(
         bool, typer.Option("--batching/--no-batching", help="Micro-batch concurrent requests.")
     ] = True,
     threads: Annotated[int | None, typer.Option("--threads", help="torch intra-op threads.")] = None,
+    store: Annotated[
+        str | None,
+        typer.Option(
+            "--store",
+            help="Event store: sqlite:///PATH or postgresql://USER:PASSWORD@HOST/DB "
+            "[default: sqlite:///MODEL/events.sqlite].",
+        ),
+    ] = None,
+    api_key: Annotated[
+        str | None,
+        typer.Option(
+            "--api-key",
+            envvar="GENREC_API_KEY",
+            show_envvar=True,
+            help="Key the write endpoints require (Authorization: Bearer KEY); without one, loopback only.",
+        ),
+    ] = None,
 ) -> None:
-    """Serve a saved recommender over HTTP: /v1/recommend, /v1/items, /v1/explain, /health, /metrics, /."""
+    """Serve a saved recommender over HTTP: recommendations, users and events, items, explain, metrics, /."""
     from genrec.serving.server import serve_command
 
     serve_command(
-        model_dir, host=host, port=port, max_batch_size=max_batch_size, max_wait_ms=max_wait_ms,
-        batching=batching, num_threads=threads,
-    )  # fmt: skip
+        model_dir,
+        host=host,
+        port=port,
+        max_batch_size=max_batch_size,
+        max_wait_ms=max_wait_ms,
+        batching=batching,
+        num_threads=threads,
+        store=store,
+        api_key=api_key,
+    )
 
 
 def main() -> None:

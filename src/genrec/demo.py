@@ -3,11 +3,15 @@
 It prints the dataset's statistics and held-out test metrics of popularity, SASRec and a generative
 recommender. SASRec and the generative model train for fixed run lengths (epochs, steps), so a seed prints the
 same figures on any machine with the time; the minutes are caps, and a run a cap cuts short says so.
+With an output directory the demo also leaves a servable run directory there (``OUTPUT/model``: the generative
+model, or popularity with ``generative=False``) and prints the `genrec serve` command that serves it.
 """
 
 from __future__ import annotations
 
 import json
+import shlex
+import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -22,7 +26,14 @@ from genrec.errors import ConfigError
 from genrec.evaluation.evaluator import evaluate
 from genrec.recommenders.popularity import PopularityRecommender
 from genrec.recommenders.sasrec import SASRecConfig, SASRecRecommender
-from genrec.training.demo import CUT_SHORT_WARNING, demo_generative, explanation_text
+from genrec.serving.run_dir import save_run
+from genrec.training.demo import (
+    CUT_SHORT_WARNING,
+    check_run_destination,
+    demo_generative,
+    explanation_text,
+    install_run_directory,
+)
 
 
 @dataclass(frozen=True)
@@ -67,9 +78,16 @@ class DemoConfig:
 def run_demo(
     config: DemoConfig, output_dir: Path | None = None, console: Console | None = None
 ) -> dict[str, Any]:
-    """Load the dataset, split it leave-one-out, fit the recommenders and report test HR@10 / NDCG@10."""
+    """Load the dataset, split it leave-one-out, fit the recommenders and report test HR@10 / NDCG@10.
+
+    With ``output_dir`` it writes ``config.json``, ``summary.json`` and the servable run directory
+    ``model/`` there, and prints the `genrec serve` command for it.
+    """
     console = console or Console()
     start = time.perf_counter()
+    model_dir = None if output_dir is None else Path(output_dir) / "model"
+    if model_dir is not None:
+        check_run_destination(model_dir)
     data = load_dataset(config.dataset)
     split = leave_one_out(data, max_history=config.max_history)
 
@@ -88,6 +106,7 @@ def run_demo(
     popularity.fit(split.train_data(), split.valid_set())
     results["popularity"] = evaluate(popularity, split.test_set(), k_max=20).metrics
     generative: dict[str, Any] = {}
+    previous_kept: str | None = None  # an earlier model directory holding the user's files, kept aside
     if config.generative:
         # SASRec (cross-entropy) for a fixed number of epochs: the yardstick the generative model is shown beside.
         sasrec = SASRecRecommender(
@@ -103,9 +122,15 @@ def run_demo(
         results["sasrec"] = evaluate(sasrec, split.test_set(), k_max=20).metrics
         generative = demo_generative(
             seed=config.seed, max_minutes=config.train_minutes, max_steps=config.train_steps, console=console,
-            show=False, backbone=config.backbone,
+            show=False, backbone=config.backbone, keep_model=model_dir,
         )  # fmt: skip
         results[f"generative ({generative['recipe']})"] = generative["test"]
+        previous_kept = generative["previous_model_kept"]
+    elif model_dir is not None:
+        with tempfile.TemporaryDirectory(prefix="genrec-demo-") as scratch:
+            save_run(popularity, data.catalogue, Path(scratch) / "model", dataset=config.dataset)
+            kept = install_run_directory(Path(scratch) / "model", model_dir)
+            previous_kept = None if kept is None else str(kept)
 
     table = Table(title=f"held-out test metrics ({config.dataset}, full ranking, history excluded)")
     table.add_column("recommender")
@@ -125,6 +150,7 @@ def run_demo(
         "stats": data.stats(),
         "results": results,
         "generative_example": {k: v for k, v in generative.items() if k != "table"},
+        "model_dir": None if model_dir is None else str(model_dir),
         "wall_time_s": time.perf_counter() - start,
     }
     if output_dir is not None:
@@ -134,7 +160,19 @@ def run_demo(
             tmp.write_text(json.dumps(payload, indent=2))
             tmp.replace(output_dir / name)
     console.print(f"demo finished in {summary['wall_time_s']:.1f} s")
+    if model_dir is not None:
+        if previous_kept:
+            console.print(
+                f"the previous model held files of yours; it was kept as {previous_kept}", markup=False
+            )
+        kind = "generative" if config.generative else "popularity"
+        console.print(f"serve the {kind} model: {serve_command(model_dir)}", markup=False, soft_wrap=True)
     return summary
+
+
+def serve_command(model_dir: Path) -> str:
+    """The shell command that serves the run directory ``model_dir`` (quoted for a POSIX shell)."""
+    return f"genrec serve --model {shlex.quote(str(model_dir))}"
 
 
 def sasrec_summary(log: dict[str, Any]) -> str:

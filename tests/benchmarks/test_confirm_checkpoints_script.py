@@ -58,8 +58,9 @@ def test_the_table_averages_the_seeds_of_each_row() -> None:
 
     rows = [row("r-seed0-abc", 0, 0.1), row("r-seed1-abc", 1, 0.3), row("r-seed0-def", 0, 0.2)]
     markdown = load_script("confirm_checkpoints").table("toy", rows)
+    # sample std (ddof=1) of 0.1 and 0.3 is 0.1414, not the population 0.1000; one seed has no spread
     assert (
-        "| r-abc | 0, 1 | 0.5000 ± 0.0000 | 0.2000 ± 0.1000 | 0.5000 ± 0.0000 | 0.2000 ± 0.1000 |" in markdown
+        "| r-abc | 0, 1 | 0.5000 ± 0.0000 | 0.2000 ± 0.1414 | 0.5000 ± 0.0000 | 0.2000 ± 0.1414 |" in markdown
     )
-    assert "| r-def | 0 | 0.5000 ± 0.0000 | 0.2000 ± 0.0000 |" in markdown
+    assert "| r-def | 0 | 0.5000 | 0.2000 | 0.5000 | 0.2000 |" in markdown
     assert "| r-seed1-abc | 9 | 4 | 0.1000 | 8 | 0.2000 | final | 0.5000 | 0.3000 |" in markdown

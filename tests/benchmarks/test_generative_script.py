@@ -1,11 +1,12 @@
-"""`benchmarks/generative.py`: a row's identity is its resolved config; labels in the combined table."""
+"""`benchmarks/generative.py`: a row's identity is its resolved config; what each seed records."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from types import ModuleType
+from types import ModuleType, SimpleNamespace
 
+import pandas as pd
 import pytest
 from benchmark_scripts import load_script
 
@@ -17,29 +18,51 @@ def script() -> ModuleType:
     return load_script("generative")
 
 
-def test_combined_table_labels_overrides_and_older_configs(
+def test_a_row_stores_mean_and_sample_std_over_seeds_with_validation(script: ModuleType) -> None:
+    runs = [
+        {"seed": 0, "ndcg@10": 0.1, "train_s": 10.0, "valid_ndcg@10": 0.2},
+        {"seed": 1, "ndcg@10": 0.3, "train_s": 30.0, "valid_ndcg@10": 0.4},
+    ]
+    row = script.summary(runs)
+    assert row["ndcg@10"] == pytest.approx(0.2)
+    assert row["ndcg@10_std"] == pytest.approx(0.1414214, abs=1e-6)  # ddof=1, not the population 0.1
+    assert row["valid_ndcg@10"] == pytest.approx(0.3)
+    assert script.summary(runs[:1])["ndcg@10_std"] is None  # one seed has no spread
+
+
+def test_validation_takes_the_trainers_confirmation_only_when_it_covered_every_user(
+    script: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    valid = SimpleNamespace(users=list(range(10)))
+    scored: list[object] = []
+
+    def evaluate(rec: object, eval_set: object, k_max: int) -> SimpleNamespace:
+        scored.append(eval_set)
+        return SimpleNamespace(metrics={"ndcg@10": 0.25})
+
+    monkeypatch.setattr(script, "evaluate", evaluate)
+    confirmed = {"validation_users": 10, "best": 0.1, "final": 0.3, "kept": "final"}
+    assert script.validation_ndcg(None, valid, {"training": {"confirmed": confirmed}}) == (0.3, 10)
+    assert not scored
+    subset = {**confirmed, "validation_users": 5}  # a sample of the users: scored again on all of them
+    assert script.validation_ndcg(None, valid, {"training": {"confirmed": subset}}) == (0.25, 10)
+    assert script.validation_ndcg(None, valid, {"training": {"confirmed": None}}) == (0.25, 10)
+    assert scored == [valid, valid]
+
+
+def test_per_user_test_values_are_kept_beside_the_row(
     script: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(script, "RESULTS", tmp_path)
-    monkeypatch.setattr(script, "_harness_rows", lambda dataset: ({}, {}))
-    run = {"seed": 0, "hr@10": 0.1, "ndcg@10": 0.05, "validity": 1.0, "train_s": 10.0}
-
-    def write(name: str, sha: str | None, overrides: list[str]) -> None:
-        payload = {"recipe": RECIPE, "dataset": "office", "config_sha": sha, "overrides": overrides}
-        (tmp_path / f"{name}.json").write_text(json.dumps({**payload, "runs": [run]}))
-
-    threads = ["training.num_threads=1"]
-    write("a", script.config_sha(RECIPE, threads), threads)
-    assert f"| {RECIPE} | 1 |" in script.combined_table()
-    lr = ["training.lr=0.001", *threads]
-    write("a", script.config_sha(RECIPE, lr), lr)
-    assert f"| {RECIPE} (recipe + training.lr=0.001) | 1 |" in script.combined_table()
-    write("a", "0123456789ab", threads)  # trained under values the recipe no longer has
-    assert f"| {RECIPE}@0123456789ab (older recipe) | 1 |" in script.combined_table()
-    write("b", "ba9876543210", lr)  # a second older config of the same recipe keeps its own row
-    table = script.combined_table()
-    assert f"| {RECIPE}@0123456789ab (older recipe) | 1 |" in table
-    assert f"| {RECIPE}@ba9876543210 (recipe + training.lr=0.001) (older recipe) | 1 |" in table
+    monkeypatch.setattr(script, "PER_USER", tmp_path / "per_user")
+    run_dir = tmp_path / "run"
+    assert script.keep_per_user(run_dir, "row", 0) is None  # a run that wrote none
+    run_dir.mkdir()
+    frame = pd.DataFrame({"user": ["a", "b"], "target": [1, 2], "rank": [1, 0], "ndcg@10": [1.0, 0.0]})
+    frame.to_parquet(run_dir / "per_user.parquet")
+    assert script.keep_per_user(run_dir, "row", 2) == "per_user/row-seed2.parquet"
+    kept = pd.read_parquet(tmp_path / "per_user" / "row-seed2.parquet")
+    assert list(kept.columns) == ["user", "rank", "ndcg@10"] and kept["ndcg@10"].tolist() == [1.0, 0.0]
 
 
 def test_an_override_experiment_never_overwrites_the_recipes_row(
@@ -63,7 +86,6 @@ def _with_recipe_row(
 ) -> tuple[str, dict[str, object]]:
     """Results in ``tmp_path`` holding the shipped recipe's full-test CPU row; its sha and header."""
     monkeypatch.setattr(script, "RESULTS", tmp_path)
-    monkeypatch.setattr(script, "_harness_rows", lambda dataset: ({}, {}))
     bare = script.config_sha(RECIPE, [])
     full = {"recipe": RECIPE, "dataset": "office", "config_sha": bare, "overrides": []}
     (tmp_path / f"{RECIPE}.json").write_text(json.dumps({**full, "runs": [{"seed": 0, "ndcg@10": 0.05}]}))
@@ -80,9 +102,8 @@ def test_a_row_tested_on_sampled_users_lives_apart_and_says_so(
     sampled.write_text(json.dumps({**full, "test_users": 800, "runs": [run]}))
     assert script.results_file(RECIPE, bare) == tmp_path / f"{RECIPE}.json"  # the full-test row stays
     assert script.results_file(RECIPE, bare, test_users=800) == sampled
-    table = script.combined_table()
-    assert f"| {RECIPE} | 1 |" in table
-    assert f"| {RECIPE} (test: 800 of 4905 users, sampled) | 1 |" in table
+    _, notes = load_script("record").generative_command({**full, "test_users": 800, "runs": [run]}, [0])
+    assert "tested on 800 sampled test users, not all" in notes
 
 
 def test_a_row_trained_on_a_gpu_lives_apart_and_says_so(
@@ -98,9 +119,8 @@ def test_a_row_trained_on_a_gpu_lives_apart_and_says_so(
     assert script.results_file(RECIPE, bare, accelerator="cuda") == on_gpu
     sampled = script.results_file(RECIPE, bare, test_users=800, accelerator="cuda")
     assert sampled == tmp_path / f"{RECIPE}@{bare}+test800+cuda.json"
-    table = script.combined_table()
-    assert f"| {RECIPE} | 1 | " in table
-    assert f"| {RECIPE} (trained on NVIDIA H200) | 1 |" in table
+    _, notes = load_script("record").generative_command(payload, [1])
+    assert "trained on NVIDIA H200" in notes
 
 
 def test_seeds_run_side_by_side_both_stay_in_the_results_file(script: ModuleType, tmp_path: Path) -> None:

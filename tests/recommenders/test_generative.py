@@ -183,7 +183,7 @@ def test_tempered_loss_trains_and_searches_at_its_temperature(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """training.loss_temperature: the model learns softmax(logits / T), so the search scores with that T."""
-    import genrec.recommenders.generative as generative
+    import genrec.recommenders.generative_ranking as generative
 
     seen: list[float] = []
     real = generative.grounded_beam_search

@@ -70,3 +70,33 @@ def sasrec_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
     model.fit(train)
     return save_run(model, cat, tmp_path_factory.mktemp("sasrec_run"), dataset="tiny30", train=train)
+
+
+POSTGRES_URL_ENV = "GENREC_TEST_POSTGRES_URL"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty event store: a SQLite file, or the PostgreSQL database of $GENREC_TEST_POSTGRES_URL.
+
+    The PostgreSQL case skips when the variable is unset, except in CI (CI=true), where it fails.
+    """
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'events.sqlite'}"
+    import os
+
+    from sqlalchemy import create_engine
+
+    from genrec.serving.store import normalise_url
+    from genrec.serving.store.tables import metadata
+
+    url = os.environ.get(POSTGRES_URL_ENV)
+    if not url:
+        reason = f"PostgreSQL store tests need ${POSTGRES_URL_ENV} (.ci/postgres.sh prints one)"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"{reason}; CI=true: they must run in CI")
+        pytest.skip(reason)
+    engine = create_engine(normalise_url(url))
+    metadata.drop_all(engine)  # every test starts from an empty database
+    engine.dispose()
+    return url

@@ -69,7 +69,7 @@ def test_full_finetune_learns_and_round_trips(tiny_dir: Path, tmp_path: Path) ->
     metrics = evaluate(rec, valid, k_max=10).metrics
     assert metrics["hr@10"] > 0.5  # popularity would be ~1/3; the +1 walk is learnable
     # the prompt is the chat-wrapped instruction, then identifier + " title\n" per history item
-    prompt = rec._prompt([3, 4])
+    prompt = rec.prompt_ids([3, 4])
     prefix = rec.template.token_prefix(rec.lm_tokenizer)
     tail = [*rec.item_ids[3], *rec.item_suffix[3], *rec.item_ids[4], *rec.item_suffix[4]]
     assert prompt == prefix + tail

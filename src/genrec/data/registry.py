@@ -1,4 +1,5 @@
-"""Named datasets: ``ml-100k`` (embedded) and the Amazon benchmark sets read from a data directory."""
+"""Where datasets are resolved: named sets (``ml-100k`` embedded, the Amazon sets read from a data
+directory) and data specs, a user's own files (`genrec.data.spec`)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 from genrec.data.interactions import InteractionData
 from genrec.data.loaders.amazon import load_lcrec_json
 from genrec.data.loaders.movielens import load_movielens_100k
+from genrec.data.spec import SPEC_SUFFIXES, TABLE_SUFFIXES, is_data_spec, load_data_spec
 from genrec.errors import DataError
 
 #: Amazon sets: name -> (folder, file prefix, has an item table).
@@ -49,9 +51,20 @@ def amazon_paths(name: str, data_dir: str | os.PathLike[str] | None = None) -> t
 
 
 def load_dataset(name: str, data_dir: str | os.PathLike[str] | None = None) -> InteractionData:
-    """Load a named dataset ("ml-100k", "office", "scientific", "beauty")."""
+    """Load a named dataset ("ml-100k", "office", "scientific", "beauty") or a data spec.
+
+    A data spec is a ``.csv``/``.tsv``/``.parquet`` interactions file or a ``.yaml`` spec naming the
+    files (`genrec.data.spec`); relative paths are relative to the working directory, and ``data_dir``
+    does not apply to them.
+    """
     if name == "ml-100k":
         return load_movielens_100k()
     if name in AMAZON_SETS:
         return load_lcrec_json(*amazon_paths(name, data_dir), name=name)
-    raise DataError(f"unknown dataset {name!r}; choose one of: {', '.join(DATASETS)}")
+    if is_data_spec(name):
+        return load_data_spec(name)
+    suffixes = ", ".join(TABLE_SUFFIXES + SPEC_SUFFIXES)
+    raise DataError(
+        f"unknown dataset {name!r}; choose one of: {', '.join(DATASETS)}, or give a data spec "
+        f"(a file ending in {suffixes}; see docs/own-data.md)"
+    )

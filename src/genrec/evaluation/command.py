@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from genrec.data import leave_one_out, load_dataset
+from genrec.data.spec import dataset_reference
 from genrec.errors import ConfigError
 from genrec.evaluation.evaluator import evaluate
 from genrec.evaluation.report import metrics_markdown, plot_curves
@@ -44,11 +45,13 @@ def evaluate_command(
 ) -> dict[str, Any]:
     """Fit ``model`` (or load it from ``load_dir``) on ``dataset`` and evaluate it on the test users.
 
+    ``dataset`` is a name or a data spec path (`genrec.data.spec`; recorded as an absolute path).
     ``overrides`` are model config values (``["loss=bce", "epochs=5"]`` or a mapping). Returns the
     metrics written to ``metrics.json``.
     """
     if k_max < 10:
         raise ConfigError(f"k_max must be >= 10 (HR@10 / NDCG@10 are reported), got {k_max}")
+    dataset = dataset_reference(dataset)
     values = dict(overrides) if isinstance(overrides, Mapping) else parse_overrides(overrides)
     resolved = {
         "dataset": dataset, "model": model, "seed": seed, "exclude_history": exclude_history,

@@ -15,16 +15,16 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 import yaml
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from genrec.data.split import EvalSet, TrainData
-from genrec.decoding import PrefixTrie, SearchConfig, grounded_beam_search
+from genrec.decoding import PrefixTrie
 from genrec.errors import GenrecError
 from genrec.prompts.template import PromptTemplate, get_template
 from genrec.recommenders.base import Recommendations
+from genrec.recommenders.generative_ranking import banned_items, beam_search_ranking, embedding_ranking
 from genrec.recommenders.run_identifiers import load_run_identifiers, save_run_identifiers
 from genrec.tokenizers.base import ItemTokenizer
 from genrec.tokenizers.persist import write_json_atomic, write_text_atomic
@@ -138,7 +138,7 @@ class GenerativeRecommender:
                 item_suffix=self.item_suffix, alignment=alignment, alignment_ratio=training.alignment_ratio,
             )  # fmt: skip
         return ExampleBuilder(
-            self.item_ids, max_history, render=self._prompt, alignment=alignment,
+            self.item_ids, max_history, render=self.prompt_ids, alignment=alignment,
             alignment_ratio=training.alignment_ratio,
         )  # fmt: skip
 
@@ -227,7 +227,7 @@ class GenerativeRecommender:
             raise GenrecError("GenerativeRecommender is not fitted; call fit() or load() first")
         return self.trie
 
-    def _prompt(self, history: Sequence[int]) -> list[int]:
+    def prompt_ids(self, history: Sequence[int]) -> list[int]:
         recent = list(history)[-self.config.data.max_history :]
         return self.template.render(
             [self.item_tokenizer.encode(i) for i in recent],
@@ -256,87 +256,29 @@ class GenerativeRecommender:
         beam search, so K allowed items come back whenever K exist: this is how serving applies business
         rules (``exclude_items``, category filters) to a generative model.
         """
-        trie = self._require_fit()
-        if self.config.decoding.grounding == "embedding":
-            return self._recommend_by_embedding(histories, k, exclusions, exclude_history)
+        self._require_fit()
         if len(exclusions) != len(histories):
             raise GenrecError(f"{len(exclusions)} exclusion lists for {len(histories)} histories")
-        items = np.full((len(histories), k), -1, dtype=np.int64)
-        scores = np.full((len(histories), k), -np.inf, dtype=np.float64)
-        if not histories:
-            return Recommendations(items, scores)
-        hist = [[int(i) for i in h if 0 <= int(i) < self.num_items] for h in histories]
-        banned = [
-            sorted(
-                (set(h) if exclude_history else set()) | {int(i) for i in ex if 0 <= int(i) < self.num_items}
-            )
-            for h, ex in zip(hist, exclusions, strict=True)
-        ]
-        use_banned = any(banned)
-        k_eff = min(k, self.num_items - max(len(b) for b in banned))
-        if k_eff < 1:
-            return Recommendations(items, scores)
-        search = SearchConfig(
-            num_beams=max(self.config.decoding.num_beams, k_eff), k=k_eff, exclude_history=use_banned,
-            batch_size=self.config.decoding.batch_size, temperature=self.config.training.loss_temperature,
-        )  # fmt: skip
+        hist, banned = banned_items(histories, exclusions, exclude_history, self.num_items)
+        rank = embedding_ranking if self.config.decoding.grounding == "embedding" else beam_search_ranking
         was_training = self.model.training
         self.model.eval()
         try:
-            results = grounded_beam_search(
-                self.model, [self._prompt(h) for h in hist], trie, search, histories=banned,
-                pad_token_id=int(self.lm_tokenizer.pad_token_id),
-            )  # fmt: skip
+            return rank(self, hist, banned, k)
         finally:
             self.model.train(was_training)
-        for row, res in enumerate(results):
-            items[row, : len(res.items)] = res.items
-            scores[row, : len(res.scores)] = res.scores
-        return Recommendations(items, scores)
 
-    def _recommend_by_embedding(
-        self,
-        histories: Sequence[Sequence[int]],
-        k: int,
-        exclusions: Sequence[Sequence[int]],
-        exclude_history: bool,
-    ) -> Recommendations:
-        """BIGRec grounding: greedy free-text title, then the k nearest items by text-embedding distance."""
+    def embedding_grounder(self) -> Any:
+        """The BIGRec grounder over the catalogue's titles, built on first use."""
         from genrec.decoding import EmbeddingGrounder
-        from genrec.decoding.free_text import greedy_generate
         from genrec.tokenizers.text_embeddings import MiniLMEmbedder
 
         if not self.text_identifiers:
             raise GenrecError("decoding.grounding 'embedding' needs text (title) identifiers")
-        if len(exclusions) != len(histories):
-            raise GenrecError(f"{len(exclusions)} exclusion lists for {len(histories)} histories")
-        items = np.full((len(histories), k), -1, dtype=np.int64)
-        scores = np.full((len(histories), k), -np.inf, dtype=np.float64)
-        if not histories:
-            return Recommendations(items, scores)
         if self._grounder is None:
             embed = self._embed or MiniLMEmbedder()
             self._grounder = EmbeddingGrounder(embed, embed(self.titles))
-        hist = [[int(i) for i in h if 0 <= int(i) < self.num_items] for h in histories]
-        banned = [
-            sorted(
-                (set(h) if exclude_history else set()) | {int(i) for i in ex if 0 <= int(i) < self.num_items}
-            )
-            for h, ex in zip(hist, exclusions, strict=True)
-        ]
-        k_eff = min(k, self.num_items - max(len(b) for b in banned))
-        if k_eff < 1:
-            return Recommendations(items, scores)
-        tok = self.lm_tokenizer
-        generated = greedy_generate(
-            self.model, [self._prompt(h) for h in hist], int(tok.eos_token_id), int(tok.pad_token_id),
-            max_new_tokens=self.config.decoding.max_new_tokens, batch_size=self.config.decoding.batch_size,
-        )  # fmt: skip
-        texts = [tok.decode(ids, skip_special_tokens=True).strip() or "?" for ids in generated]
-        found = self._grounder.ground(texts, k=k_eff, histories=banned)
-        items[:, :k_eff] = found.items
-        scores[:, :k_eff] = -found.distances.astype(np.float64)
-        return Recommendations(items, scores)
+        return self._grounder
 
     # ------------------------------------------------------------------ explanations
     @property

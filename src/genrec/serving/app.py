@@ -5,49 +5,53 @@ malformed JSON and out-of-range fields 422 (FastAPI's validation), bodies over t
 empty history is answered with popular items, flagged ``"fallback": "popular"`` in the response.
 ``/v1/explain`` needs a recommender with an ``explain(history, item) -> str`` method (a language head);
 for any other model it answers 501.
+
+Users and the live catalogue (`genrec.serving.user_routes`, `genrec.serving.item_routes`) persist in an
+`EventStore`; at startup the store's catalogue changes are replayed, so they survive a restart. Writes
+need the API key when one is set (`genrec.serving.auth`). Everything that reads or changes the catalogue
+outside a request's own lookups (ranking, search, explain, item changes) runs on the model worker thread.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import FastAPI, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
-from starlette.concurrency import run_in_threadpool
 
+from genrec.serving.auth import require_write_key
 from genrec.serving.batching import BatchingConfig, MicroBatcher
+from genrec.serving.item_routes import item_router, replay_catalogue
 from genrec.serving.metrics import CONTENT_TYPE, ServerMetrics
 from genrec.serving.middleware import BodySizeLimit, RequestMetrics
+from genrec.serving.rendering import fallback_flag, item_summary, recommended_items
 from genrec.serving.schemas import (
     ErrorResponse,
     ExplainRequest,
     ExplainResponse,
     HealthResponse,
     ItemSearchResponse,
-    ItemSummary,
-    RecommendedItem,
     RecommendRequest,
     RecommendResponse,
 )
 from genrec.serving.service import Query as RankQuery
 from genrec.serving.service import RecommendService, UnknownItemsError
+from genrec.serving.store import EventStore
+from genrec.serving.user_routes import user_router
 
+logger = logging.getLogger(__name__)
 STATIC_DIR = Path(__file__).with_name("static")
 DEFAULT_MAX_BODY_BYTES = 64 * 1024
-ENDPOINTS = frozenset({"/", "/v1/recommend", "/v1/items", "/v1/explain", "/health", "/metrics"})
+ENDPOINTS = frozenset({"/", "/v1/recommend", "/v1/items", "/v1/explain", "/v1/events", "/health", "/metrics"})
 _ERRORS: dict[int | str, dict[str, Any]] = {
     413: {"model": ErrorResponse, "description": "Request body too large."},
     422: {"model": ErrorResponse, "description": "Unknown items/categories or invalid fields."},
 }
-
-
-def _summary(service: RecommendService, index: int) -> ItemSummary:
-    cat = service.catalogue
-    return ItemSummary(id=cat.id_of(index), title=cat.title(index), categories=cat.text(index, "categories"))
 
 
 def create_app(
@@ -55,15 +59,28 @@ def create_app(
     batching: BatchingConfig | None = None,
     *,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    store: EventStore | None = None,
+    api_key: str | None = None,
 ) -> FastAPI:
-    """Build the FastAPI application serving ``service`` (see the module docstring)."""
+    """Build the FastAPI application serving ``service`` (see the module docstring).
+
+    ``store`` keeps events and catalogue changes (None: an in-memory SQLite store, lost on exit);
+    ``api_key`` guards the write endpoints (None: writes are open, so bind to loopback only).
+    """
     batching = batching or BatchingConfig()
     metrics = ServerMetrics()
     batcher = MicroBatcher(service, batching, metrics)
+    if store is None:
+        logger.warning("no event store given: events and item changes are kept in memory only")
+        store = EventStore("sqlite://")
+    event_store = store
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await batcher.start()
+        replayed = await batcher.run_exclusive(replay_catalogue, service, event_store)
+        if replayed:
+            logger.warning("replayed %d catalogue changes from %s", replayed, event_store.display_url)
         try:
             yield
         finally:
@@ -76,6 +93,10 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.service, app.state.metrics, app.state.batcher = service, metrics, batcher
+    app.state.store = event_store
+    write_access = require_write_key(api_key)
+    app.include_router(user_router(service, batcher, event_store, write_access))
+    app.include_router(item_router(service, batcher, event_store, write_access))
 
     @app.exception_handler(UnknownItemsError)
     async def _unknown(_: Request, exc: UnknownItemsError) -> JSONResponse:
@@ -93,16 +114,10 @@ def create_app(
             include_categories=service.check_categories(req.include_categories),
         )
         ranked = await batcher.submit(query)
-        items = [
-            RecommendedItem(id=s.id, title=s.title, score=score, rank=rank)
-            for rank, (s, score) in enumerate(
-                ((_summary(service, i), sc) for i, sc in zip(ranked.items, ranked.scores, strict=True)), 1
-            )
-        ]
-        fallback: Literal["popular", "model"] | None = (
-            "popular" if ranked.fallback == "popular" else "model" if ranked.fallback == "model" else None
+        items = recommended_items(service, ranked)
+        return RecommendResponse(
+            model=service.model_name, k=req.k, items=items, fallback=fallback_flag(ranked)
         )
-        return RecommendResponse(model=service.model_name, k=req.k, items=items, fallback=fallback)
 
     @app.get("/v1/items", response_model=ItemSearchResponse)
     async def items(
@@ -110,8 +125,8 @@ def create_app(
         limit: Annotated[int, Query(ge=1, le=100)] = 20,
     ) -> ItemSearchResponse:
         """Search items by title (case-insensitive substring; prefix matches first) or exact id."""
-        found = await run_in_threadpool(service.search, q, limit)
-        return ItemSearchResponse(query=q, items=[_summary(service, i) for i in found])
+        found = await batcher.run_exclusive(service.search, q, limit)  # never beside a catalogue change
+        return ItemSearchResponse(query=q, items=[item_summary(service, i) for i in found])
 
     @app.post(
         "/v1/explain",
@@ -126,8 +141,9 @@ def create_app(
             return JSONResponse(ErrorResponse(detail=detail).model_dump(), status_code=501)
         history: Sequence[int] = service.resolve(req.history, "history")
         (item,) = service.resolve([req.item], "item")
-        reason = await run_in_threadpool(explain_fn, list(history), item)
-        return ExplainResponse(item=_summary(service, item), reason=str(reason), generated=True)
+        # the model worker thread: never beside a batch, and the explainer loads once (see MicroBatcher)
+        reason = await batcher.run_exclusive(explain_fn, list(history), item)
+        return ExplainResponse(item=item_summary(service, item), reason=str(reason), generated=True)
 
     @app.get("/health", response_model=HealthResponse)
     async def health() -> HealthResponse:

@@ -1,8 +1,8 @@
 """`genrec recommend`: top-K lists for many users, written to JSONL or Parquet, sharded across processes.
 
 Users come from the run's dataset (``users_from="test"`` / ``"valid"``, or ``"NAME:test"`` for another
-named dataset over the same catalogue; histories are the leave-one-out model inputs) or from a
-``.jsonl`` / ``.parquet`` file with a ``history`` column (item ids or exact titles) and an optional
+named dataset or data spec path over the same catalogue; histories are the leave-one-out model inputs) or
+from a ``.jsonl`` / ``.parquet`` file with a ``history`` column (item ids or exact titles) and an optional
 ``user`` column. Under ``accelerate launch`` (GPU machines) or ``torchrun`` (CPU: accelerate's own
 multi-CPU launch needs MPI) each process ranks one contiguous shard of the users
 (`shard_range`) and writes a part file; process 0 waits for all of them and merges the parts, in user
@@ -81,7 +81,9 @@ def histories_from_file(path: Path, service: RecommendService) -> tuple[list[str
 def histories_from_dataset(
     spec: str, service: RecommendService, data_dir: Path | None
 ) -> tuple[list[str], list[tuple[int, ...]]]:
-    """Users and model-input histories of a leave-one-out split ("test", "valid" or "NAME:SPLIT")."""
+    """Users and model-input histories of a leave-one-out split ("test", "valid" or "NAME:SPLIT").
+
+    NAME may be a data spec path (``shop.yaml:test``): the split is taken after the last colon."""
     from genrec.data import leave_one_out, load_dataset
 
     name, _, split = spec.rpartition(":")

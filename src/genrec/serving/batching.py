@@ -5,14 +5,21 @@ and the model is never entered concurrently. With batching on, a collector task 
 query, then keeps taking queries until ``max_batch_size`` are gathered or ``max_wait_ms`` has passed,
 and hands the whole batch to `RecommendService.recommend_batch`; while that batch is ranked the next one
 queues up. With batching off, each request is ranked on its own (still on the same worker thread).
+
+A batch changes throughput, never answers: `RecommendService.recommend_batch` keeps k, exclusions,
+filters and the fallback per request, and if a batch raises, each of its requests is ranked alone so an
+error reaches only the request that caused it. Explanations and catalogue changes run on the same worker
+thread (`MicroBatcher.run_exclusive`), between batches.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from genrec.errors import ConfigError
 from genrec.serving.metrics import ServerMetrics
@@ -35,6 +42,7 @@ class BatchingConfig:
 
 
 _Item = tuple[Query, "asyncio.Future[Ranked]"]
+_T = TypeVar("_T")
 
 
 class MicroBatcher:
@@ -64,15 +72,37 @@ class MicroBatcher:
                 fut.set_exception(RuntimeError("server is shutting down"))
         self._executor.shutdown(wait=True)
 
-    def _run_batch(self, queries: list[Query]) -> list[Ranked]:
+    def _run_batch(self, queries: list[Query]) -> list[Ranked | BaseException]:
+        """Rank a batch; if it fails, rank each query alone so only the failing ones get an error."""
         self.metrics.observe_batch(len(queries))
-        return self.service.recommend_batch(queries)
+        try:
+            return list(self.service.recommend_batch(queries))
+        except Exception:
+            if len(queries) == 1:
+                raise
+        answers: list[Ranked | BaseException] = []
+        for query in queries:
+            try:
+                answers.extend(self.service.recommend_batch([query]))
+            except Exception as exc:  # this request's own failure, reported to it alone
+                answers.append(exc)
+        return answers
+
+    async def run_exclusive(self, fn: Callable[..., _T], *args: Any) -> _T:
+        """Run ``fn(*args)`` on the model worker thread, between batches, never beside a model call.
+
+        Everything that reads or changes the model outside ranking (explanations, catalogue updates) goes
+        through here, so no request ever sees a model half-way through a change.
+        """
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
 
     async def submit(self, query: Query) -> Ranked:
         """Rank one query, batched with concurrent ones when batching is enabled."""
         loop = asyncio.get_running_loop()
         if not self.config.enabled:
             (result,) = await loop.run_in_executor(self._executor, self._run_batch, [query])
+            if isinstance(result, BaseException):
+                raise result
             return result
         if self._queue is None or self._task is None:
             raise RuntimeError("MicroBatcher.start() was not called")
@@ -107,11 +137,15 @@ class MicroBatcher:
                 continue
             try:
                 results = await loop.run_in_executor(self._executor, self._run_batch, [q for q, _ in batch])
-            except Exception as exc:  # a model failure fails this batch only
+            except Exception as exc:  # only if ranking one query alone raised outside _run_batch
                 for _, fut in batch:
                     if not fut.done():
                         fut.set_exception(exc)
                 continue
             for (_, fut), result in zip(batch, results, strict=True):
-                if not fut.done():
+                if fut.done():
+                    continue
+                if isinstance(result, BaseException):
+                    fut.set_exception(result)
+                else:
                     fut.set_result(result)

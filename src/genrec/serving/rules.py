@@ -133,7 +133,9 @@ def recommend_with_rules(
             np.float64, copy=True
         )
         for row, banned in enumerate(exclusions):
-            if banned:
-                scores[row, np.fromiter(banned, dtype=np.int64, count=len(banned))] = -np.inf
+            # items added after training lie beyond the score columns: never returned, nothing to mask
+            inside = [i for i in banned if 0 <= i < scores.shape[1]]
+            if inside:
+                scores[row, inside] = -np.inf
         return top_k_from_scores(scores, histories, k, exclude_history)
     return _overfetch(recommender, histories, k, exclusions, exclude_history, num_items)

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from genrec.data.catalogue import Catalogue
+from genrec.data.spec import dataset_reference
 from genrec.data.split import TrainData
 from genrec.errors import DataError, GenrecError
 from genrec.recommenders.base import Recommender
@@ -131,7 +132,7 @@ def save_run(
     meta = {
         "format": FORMAT_VERSION,
         "recommender": recommender.name,
-        "dataset": dataset,
+        "dataset": None if dataset is None else dataset_reference(dataset),  # a spec path: absolute
         "data_dir": None if data_dir is None else str(Path(data_dir).resolve()),
         "num_items": len(catalogue),
         "fallback": FALLBACK_DIR if has_fallback else None,

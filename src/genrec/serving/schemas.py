@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, StringConstraints, Tag, field_validator
 
 #: An item reference: an external item id or an exact title (JSON numbers are accepted as ids).
 ItemRef = Annotated[str, StringConstraints(min_length=1, max_length=500)]
@@ -99,3 +100,104 @@ class ErrorResponse(BaseModel):
     detail: str
     field: str | None = None
     unknown: list[str] | None = None
+
+
+# --- events, users and the live catalogue ------------------------------------------------------------
+
+MAX_EVENTS = 1000
+MAX_FIELD_TEXT = 10_000
+UserId = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+EventId = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+EventType = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")]
+
+
+class EventIn(BaseModel):
+    """One interaction. ``event_id`` makes a retry harmless: an id already stored is counted a duplicate."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    event_id: EventId = Field(description="Client-chosen unique id of this event (e.g. a UUID).")
+    user: UserId
+    item: ItemRef = Field(description="Item id or exact title; stored as the item id.")
+    type: EventType = Field("interaction", description='A label such as "view", "click" or "purchase".')
+    timestamp: datetime | None = Field(
+        None, description="ISO 8601 or Unix seconds; a time without zone is UTC; default: when received."
+    )
+
+    @field_validator("event_id", "user", "item", mode="before")
+    @classmethod
+    def _number_to_str(cls, value: Any) -> Any:
+        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+    def epoch_seconds(self, default: float) -> float:
+        if self.timestamp is None:
+            return default
+        stamp = self.timestamp if self.timestamp.tzinfo else self.timestamp.replace(tzinfo=UTC)
+        return stamp.timestamp()
+
+
+class EventBatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    events: list[EventIn] = Field(min_length=1, max_length=MAX_EVENTS)
+
+
+def _event_or_batch(value: Any) -> str:
+    return "batch" if isinstance(value, dict) and "events" in value else "event"
+
+
+#: The body of ``POST /v1/events``: one event object, or ``{"events": [...]}``.
+EventsRequest = Annotated[
+    Annotated[EventIn, Tag("event")] | Annotated[EventBatch, Tag("batch")], Discriminator(_event_or_batch)
+]
+
+
+class EventsResponse(BaseModel):
+    received: int
+    new: int = Field(description="Events stored by this request.")
+    duplicates: int = Field(description="Events whose event_id was already stored (or repeated here).")
+
+
+class StoredEvent(BaseModel):
+    event_id: str
+    item: ItemSummary
+    type: str
+    timestamp: datetime
+
+
+class HistoryResponse(BaseModel):
+    """A user's latest stored events, oldest first; empty for a user never seen."""
+
+    user: str
+    events: list[StoredEvent]
+
+
+class UserRecommendResponse(RecommendResponse):
+    """Recommendations from the user's stored history; an unknown user gets the popular fallback."""
+
+    user: str
+    known_user: bool
+    history_length: int
+
+
+FieldText = Annotated[str, StringConstraints(max_length=MAX_FIELD_TEXT)]
+
+
+class ItemUpsertRequest(BaseModel):
+    """The whole text of an item to add or replace (PUT semantics: a field left out becomes empty)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: Annotated[str, StringConstraints(min_length=1, max_length=500)]
+    categories: FieldText | None = Field(None, description='Comma-separated, e.g. "Pens, Ink".')
+    description: FieldText | None = None
+    brand: Annotated[str, StringConstraints(max_length=500)] | None = None
+
+    def text_fields(self) -> dict[str, str]:
+        return {name: value for name, value in self.model_dump(exclude_none=True).items()}
+
+
+class ItemChangeResponse(BaseModel):
+    item: ItemSummary
+    created: bool = Field(description="True when the item was new (answered with 201).")
+    hidden: bool

@@ -9,7 +9,7 @@ micro-batcher feeds). An empty history is answered by the run's popularity fallb
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,6 +18,7 @@ import numpy as np
 from genrec.data.catalogue import Catalogue
 from genrec.errors import GenrecError
 from genrec.recommenders.base import Recommender
+from genrec.serving import live_catalogue
 from genrec.serving.rules import item_categories, outside_categories, recommend_with_rules
 from genrec.serving.run_dir import RunInfo, load_fallback, load_run
 
@@ -66,6 +67,8 @@ class RecommendService:
     _lower_titles: list[str] = field(init=False, repr=False)
     _categories: list[frozenset[str]] = field(init=False, repr=False)
     _known_categories: set[str] = field(init=False, repr=False)
+    #: Hidden items (`hide_item`): added to every query's exclusions, replaced whole on each change.
+    hidden: frozenset[int] = field(default=frozenset(), init=False)
 
     def __post_init__(self) -> None:
         titles: dict[str, int] = {}
@@ -118,36 +121,57 @@ class RecommendService:
         return (exact + ranked)[:limit]
 
     def _exclusions(self, query: Query) -> set[int]:
-        banned = set(query.exclude_items)
+        banned = set(query.exclude_items) | self.hidden
         if query.include_categories:
             banned.update(outside_categories(self._categories, query.include_categories).tolist())
         return banned
 
-    def _rank(self, model: Recommender, queries: Sequence[Query], exclude_history: bool) -> list[Ranked]:
-        k = max(q.k for q in queries)
+    def _rank(
+        self, model: Recommender, queries: Sequence[Query], k: int, exclude_history: bool
+    ) -> list[Ranked]:
         recs = recommend_with_rules(
-            model, [list(q.history) for q in queries], k, [self._exclusions(q) for q in queries],
-            exclude_history, len(self.catalogue),
-        )  # fmt: skip
+            model,
+            [list(q.history) for q in queries],
+            k,
+            [self._exclusions(q) for q in queries],
+            exclude_history,
+            len(self.catalogue),
+        )
         out = []
-        for row, q in enumerate(queries):
+        for row in range(len(queries)):
             valid = recs.items[row] >= 0
-            items = recs.items[row][valid][: q.k]
-            scores = recs.scores[row][valid][: q.k]
-            out.append(Ranked([int(i) for i in items], [float(s) for s in np.asarray(scores, np.float64)]))
+            items, scores = recs.items[row][valid], np.asarray(recs.scores[row][valid], np.float64)
+            out.append(Ranked([int(i) for i in items], [float(s) for s in scores]))
         return out
 
     def recommend_batch(self, queries: Sequence[Query]) -> list[Ranked]:
-        """Answer many queries with as few model calls as possible (one per exclude_history value)."""
+        """Answer many queries with as few model calls as possible, each exactly as if it came alone.
+
+        Queries are grouped by what shapes a model call (fallback or model, ``exclude_history``, ``k``:
+        a beam search's width follows its k), so one request's k or rules never change another's answer;
+        exclusions and category filters are per row inside the call. The usual micro-batch (same k, same
+        ``exclude_history``) is one model call.
+        """
         results: list[Ranked | None] = [None] * len(queries)
-        groups: dict[tuple[bool, bool], list[int]] = {}
+        groups: dict[tuple[bool, bool, int], list[int]] = {}
         for pos, q in enumerate(queries):
             use_fallback = not q.history and self.fallback is not None
-            groups.setdefault((use_fallback, q.exclude_history), []).append(pos)
-        for (use_fallback, exclude_history), positions in groups.items():
+            groups.setdefault((use_fallback, q.exclude_history, q.k), []).append(pos)
+        for (use_fallback, exclude_history, k), positions in groups.items():
             model = self.fallback if use_fallback and self.fallback is not None else self.recommender
-            ranked = self._rank(model, [queries[p] for p in positions], exclude_history)
+            ranked = self._rank(model, [queries[p] for p in positions], k, exclude_history)
             for p, r in zip(positions, ranked, strict=True):
                 flag = ("popular" if use_fallback else "model") if not queries[p].history else None
                 results[p] = Ranked(r.items, r.scores, flag)
         return [r for r in results if r is not None]
+
+    def upsert_item(self, item_id: str, fields: Mapping[str, str]) -> int:
+        """Add an item with its text, or replace a known item's text (keeping its identifier) and un-hide
+        it; returns its catalogue index. Run on the model worker thread (see `genrec.serving.live_catalogue`)."""
+        return live_catalogue.upsert_item(self, item_id, fields)
+
+    def hide_item(self, item_id: str) -> None:
+        """Never recommend ``item_id`` again until it is upserted; it may still appear in histories."""
+        if not isinstance(item_id, str) or item_id not in self.catalogue:
+            raise UnknownItemsError("item", [str(item_id)])
+        live_catalogue.hide_item(self, self.catalogue.index_of(item_id))

@@ -18,6 +18,7 @@ from typing import Any
 
 from genrec.data import leave_one_out, load_dataset
 from genrec.data.registry import AMAZON_SETS, default_data_dir
+from genrec.data.spec import dataset_reference
 from genrec.errors import ConfigError
 from genrec.tokenizers.base import ItemTokenizer
 from genrec.tokenizers.collaborative import CollaborativeTokenizer
@@ -111,8 +112,10 @@ def tokenize_command(
 
     ``tokenizer`` is a registry name (``atomic``, ``title``, ``rqvae``/``semantic``, ``residual_kmeans``,
     ``collaborative``) or ``prebuilt[:<variant>]``; ``options`` are the tokenizer's config fields.
+    ``dataset`` is a name or a data spec path (`genrec.data.spec`; recorded as an absolute path).
     Returns the stats (also written to ``stats.json``).
     """
+    dataset = dataset_reference(dataset)
     name, _, variant = tokenizer.partition(":")
     name = canonical_name(name)
     opts = dict(options or {})

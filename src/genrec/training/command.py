@@ -7,6 +7,7 @@ the best model; `GenerativeRecommender.load` restores it) and ``metrics.json``.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Sequence
@@ -17,6 +18,7 @@ import numpy as np
 import yaml
 
 from genrec.data import LeaveOneOutSplit, leave_one_out, load_dataset
+from genrec.data.spec import dataset_reference
 from genrec.errors import ConfigError
 from genrec.evaluation.evaluator import evaluate
 from genrec.recommenders.generative import GenerativeRecommender
@@ -84,6 +86,9 @@ def train_and_evaluate(
 
     from genrec.data.registry import default_data_dir
 
+    # a data spec path resolves against the working directory and is recorded absolute (resume, recommend)
+    data_config = dataclasses.replace(run_config.data, dataset=dataset_reference(run_config.data.dataset))
+    run_config = dataclasses.replace(run_config, data=data_config)
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     main = PartialState().is_main_process
@@ -105,6 +110,7 @@ def train_and_evaluate(
                 rng = np.random.default_rng(TEST_SAMPLE_SEED)
                 test_set = test_set.subset(sorted(rng.choice(total, size=test_users, replace=False).tolist()))
             result = evaluate(recommender, test_set, k_max=20, batch_size=256)
+            result.save_per_user(output_dir / "per_user.parquet")  # for `genrec compare`
             metrics["test"] = dict(result.metrics)
             if len(test_set) < total:
                 metrics["test"]["users"], metrics["test"]["users_total"] = len(test_set), total

@@ -35,7 +35,8 @@ def _check(cond: bool, section: str, message: str) -> None:
 
 @dataclass(frozen=True)
 class DataConfig:
-    """Dataset name (see `genrec.data.DATASETS`) and the number of most recent items a model sees."""
+    """Dataset name (see `genrec.data.DATASETS`) or data spec path (`genrec.data.spec`, relative to the
+    working directory; a run records it absolute) and the number of most recent items a model sees."""
 
     dataset: str = "ml-100k"
     max_history: int = 20

@@ -3,7 +3,8 @@
 Trains the ``ml100k-semantic-compact`` recipe (or, with ``backbone="smollm2"``, ``ml100k-atomic-smollm2``:
 SmolLM2-135M-Instruct fine-tuned for a few steps) for a fixed number of optimiser steps, evaluates it on the
 held-out test users (full ranking, history excluded) and shows one user's recent history and top-10 with
-titles; the SmolLM2 path also shows one generated explanation.
+titles; the SmolLM2 path also shows one generated explanation. With ``keep_model`` the trained model is kept
+as a servable run directory (`genrec serve --model DIR`); `install_run_directory` puts it in place.
 
 The run length is a step count, not a time budget, so the same seed prints the same figures on a fast machine
 and on a loaded one; the wall clock is only a cap. A run the cap cuts short says so, since its figures then
@@ -12,6 +13,7 @@ depend on the machine's speed.
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -22,6 +24,7 @@ from rich.table import Table
 
 from genrec.errors import ConfigError
 from genrec.recommenders.explain import GENERATED_LABEL
+from genrec.serving.run_dir import MODEL_FILE
 from genrec.training.command import train_and_evaluate
 from genrec.training.config import load_config
 
@@ -47,14 +50,17 @@ def demo_generative(
     console: Console | None = None,
     show: bool = True,
     backbone: str = "compact",
+    keep_model: Path | None = None,
 ) -> dict[str, Any]:
     """Train and test the demo's generative recommender; returns metrics, one user's history and top-10.
 
     ``max_steps`` is the run length in optimiser steps (0: the backbone's default in ``DEMO_STEPS``); the
     learning-rate schedule is laid out over it. ``max_minutes`` caps training time (validation included) in
-    case the machine is too slow for the steps; the test evaluation comes on top.
+    case the machine is too slow for the steps; the test evaluation comes on top. ``keep_model`` (optional)
+    receives a copy of the servable run directory once training and testing are done.
     Returned keys: ``test`` (HR/NDCG@5/10/20 ...), ``training``, ``user``, ``history`` and ``top10``
-    (lists of ``{"item", "title"}``), ``wall_time_s``.
+    (lists of ``{"item", "title"}``), ``model_dir`` (the kept run directory, or None),
+    ``previous_model_kept`` (see `install_run_directory`), ``wall_time_s``.
     """
     console = console or Console()
     start = time.perf_counter()
@@ -72,6 +78,7 @@ def demo_generative(
             f"training a {backbone} generative recommender ({recipe}, {steps:,} steps, capped at {max_minutes} min)"
         )
         recommender, split, metrics = train_and_evaluate(config, out, data_dir=data_dir, test=True)
+        kept = None if keep_model is None else install_run_directory(out / "model", keep_model)
     console.print(training_summary(metrics.get("training", {})))
     catalogue = split.data.catalogue
     test = split.test_set()
@@ -105,8 +112,58 @@ def demo_generative(
         "history": [{"item": catalogue.id_of(i), "title": catalogue.title(i)} for i in history],
         "top10": [{"item": catalogue.id_of(i), "title": catalogue.title(i)} for i in top if i >= 0],
         "target": catalogue.id_of(int(test.targets[user])),
+        "model_dir": None if keep_model is None else str(keep_model),
+        "previous_model_kept": None if kept is None else str(kept),
         "wall_time_s": time.perf_counter() - start,
     }
+
+
+def install_run_directory(source: Path, destination: Path) -> Path | None:
+    """Copy the run directory ``source`` to ``destination``, replacing an earlier run directory there.
+
+    The copy is written beside ``destination`` first and swapped in only when complete, so a crash never
+    leaves a half-written model where a server would load it. Nothing the user saved is deleted: a
+    ``destination`` that is not a run directory (no ``model.json``) is refused, and an earlier run directory
+    holding files the new one does not have (say the event store `genrec serve` keeps beside the weights) is
+    kept under ``<name>.replaced-<UTC time>``, whose path is returned (None when nothing was kept).
+    """
+    destination = Path(destination)
+    if destination.resolve() == Path(source).resolve():
+        return None
+    incoming = destination.with_name(f"{destination.name}.incoming")
+    outgoing = destination.with_name(f"{destination.name}.outgoing")
+    if outgoing.is_dir() and not destination.exists():  # a run killed mid-swap: put the old one back first
+        outgoing.rename(destination)
+    check_run_destination(destination)
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    for leftover in (incoming, outgoing):  # from a run killed while copying or swapping
+        shutil.rmtree(leftover, ignore_errors=True)
+    shutil.copytree(source, incoming)
+    kept = None
+    if destination.exists():
+        added_since = [path for path in destination.iterdir() if not (incoming / path.name).exists()]
+        if added_since:
+            kept = destination.with_name(
+                f"{destination.name}.replaced-{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}"
+            )
+            destination.rename(kept)
+        else:
+            destination.rename(outgoing)
+    incoming.rename(destination)
+    shutil.rmtree(outgoing, ignore_errors=True)
+    return kept
+
+
+def check_run_destination(destination: Path) -> None:
+    """`ConfigError` when ``destination`` exists but is not a run directory (no ``model.json``).
+
+    Called before training as well, so a demo that could not keep its model fails in seconds, not minutes.
+    """
+    if destination.exists() and not (destination / MODEL_FILE).is_file():
+        raise ConfigError(
+            f"{destination} exists and is not a run directory (no {MODEL_FILE}); refusing to replace it, "
+            "choose another --output-dir"
+        )
 
 
 def training_summary(training: dict[str, Any]) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import os
 from pathlib import Path
 
 from genrec.data.catalogue import Catalogue
@@ -11,8 +12,9 @@ from genrec.data.loaders.sequences import sequences_from_rows
 from genrec.errors import DataError
 
 
-def read_atomic(path: Path) -> tuple[list[str], list[list[str]]]:
+def read_atomic(path: str | os.PathLike[str]) -> tuple[list[str], list[list[str]]]:
     """Read an atomic file: (field names without types, rows). Every row must have every field."""
+    path = Path(path)
     if not path.is_file():
         raise DataError("file not found", path=path)
     with open(path, encoding="utf-8", newline="") as f:
@@ -45,12 +47,13 @@ def _column(names: list[str], wanted: str, path: Path) -> int:
 
 
 def load_item_table(
-    path: Path, item_field: str = "item_id", text_fields: dict[str, str] | None = None
+    path: str | os.PathLike[str], item_field: str = "item_id", text_fields: dict[str, str] | None = None
 ) -> tuple[list[str], dict[str, dict[str, str]]]:
-    """Item ids in file order and their text, from an ``.item`` file.
+    """Item ids in file order and their text, from an ``.item`` file (a str or `Path`).
 
     ``text_fields`` maps file columns to catalogue fields (default: every other column, same name).
     """
+    path = Path(path)
     names, rows = read_atomic(path)
     id_col = _column(names, item_field, path)
     mapping = text_fields or {n: n for n in names if n != item_field}
@@ -76,8 +79,8 @@ def load_item_table(
 
 
 def load_recbole_atomic(
-    inter_path: Path,
-    item_path: Path | None = None,
+    inter_path: str | os.PathLike[str],
+    item_path: str | os.PathLike[str] | None = None,
     *,
     name: str | None = None,
     user_field: str = "user_id",
@@ -86,12 +89,13 @@ def load_recbole_atomic(
     text_fields: dict[str, str] | None = None,
     drop_unknown_items: bool = False,
 ) -> InteractionData:
-    """Load RecBole ``.inter`` (+ optional ``.item``) files.
+    """Load RecBole ``.inter`` (+ optional ``.item``) files; paths may be str or `Path`.
 
     Interactions naming an item absent from the item table raise `DataError` with the line, unless
     ``drop_unknown_items`` is set, in which case they are dropped and counted in the returned data's name
     log (see `genrec.data.loaders.tabular.report_dropped`).
     """
+    inter_path = Path(inter_path)
     names, rows = read_atomic(inter_path)
     u_col = _column(names, user_field, inter_path)
     i_col = _column(names, item_field, inter_path)
