@@ -21,11 +21,11 @@ from rich.console import Console
 from rich.table import Table
 
 from genrec.data import DATASETS, leave_one_out, load_dataset
-from genrec.evaluation.command import train_item_counts
 from genrec.evaluation.evaluator import evaluate
+from genrec.io.files import write_json_atomic, write_text_atomic
 from genrec.recommenders.config import parse_overrides
 from genrec.recommenders.registry import build_recommender
-from genrec.tokenizers.persist import write_json_atomic, write_text_atomic
+from genrec.workflows.evaluate import train_item_counts
 
 sys.path.append(str(Path(__file__).parent))  # sibling modules, after every installed package
 from measured_at import current_commit

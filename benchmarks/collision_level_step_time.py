@@ -28,8 +28,8 @@ import torch  # noqa: E402
 
 from genrec.data import leave_one_out, load_dataset  # noqa: E402
 from genrec.data.registry import default_data_dir  # noqa: E402
+from genrec.io.files import write_json_atomic, write_text_atomic  # noqa: E402
 from genrec.recommenders.generative import GenerativeRecommender  # noqa: E402
-from genrec.tokenizers.persist import write_json_atomic, write_text_atomic  # noqa: E402
 from genrec.training.config import load_config  # noqa: E402
 from genrec.training.examples import bucket_batches, collate, epoch_rng  # noqa: E402
 from genrec.training.losses import target_loss  # noqa: E402

@@ -29,8 +29,8 @@ import torch  # noqa: E402
 
 from genrec.data import leave_one_out, load_dataset  # noqa: E402
 from genrec.evaluation.evaluator import evaluate  # noqa: E402
+from genrec.io.files import write_json_atomic, write_text_atomic  # noqa: E402
 from genrec.recommenders.generative import GenerativeRecommender  # noqa: E402
-from genrec.tokenizers.persist import write_json_atomic, write_text_atomic  # noqa: E402
 from genrec.training import checkpoint as ckpt  # noqa: E402
 from genrec.training.confirm import confirm_best  # noqa: E402
 

@@ -32,10 +32,10 @@ import pandas as pd  # noqa: E402
 import torch  # noqa: E402
 
 from genrec.evaluation.evaluator import evaluate  # noqa: E402
-from genrec.tokenizers.persist import write_json_atomic  # noqa: E402
-from genrec.training.command import train_and_evaluate  # noqa: E402
+from genrec.io.files import write_json_atomic  # noqa: E402
 from genrec.training.config import load_config  # noqa: E402
 from genrec.training.provenance import config_sha  # noqa: E402
+from genrec.workflows.train import train_and_evaluate  # noqa: E402
 from measured_at import current_commit  # noqa: E402
 from seed_stats import mean_and_std  # noqa: E402
 

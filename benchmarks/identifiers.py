@@ -21,8 +21,8 @@ from typing import Any
 
 import torch
 
-from genrec.tokenizers.command import tokenize_command
-from genrec.tokenizers.persist import write_json_atomic, write_text_atomic
+from genrec.io.files import write_json_atomic, write_text_atomic
+from genrec.workflows.tokenize import tokenize_command
 
 RESULTS = Path(__file__).resolve().parent / "results"
 #: (label, tokenizer, options) per run; prebuilt variants are skipped where the file does not exist.

@@ -124,7 +124,7 @@ def main() -> None:
                      f"{r['speedup']:.2f}x | {r['identical_top10_pct']:.0f}% | {r['max_abs_score_diff']:.1e} |")  # fmt: skip
     lines += ["", "Both methods run alternately on the same batches in one process; other processes may share "
               "the CPU. The title model is untrained (its searches run longer than a fine-tuned model's)."]  # fmt: skip
-    from genrec.tokenizers.persist import write_json_atomic, write_text_atomic
+    from genrec.io.files import write_json_atomic, write_text_atomic
 
     write_json_atomic(RESULTS / "kv_cache.json", report)
     write_text_atomic(RESULTS / "kv_cache.md", "\n".join(lines) + "\n")

@@ -26,9 +26,9 @@ from typing import Any
 # `python benchmarks/x.py` puts benchmarks/ first on sys.path; keep it from shadowing installed packages.
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
-from genrec.tokenizers.persist import write_json_atomic, write_text_atomic  # noqa: E402
-from genrec.training.command import train_command  # noqa: E402
+from genrec.io.files import write_json_atomic, write_text_atomic  # noqa: E402
 from genrec.training.provenance import config_sha  # noqa: E402
+from genrec.workflows.train import train_command  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
 #: variant -> (what it switches, overrides on top of the recipe)

@@ -22,7 +22,7 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__)
 
 import torch  # noqa: E402
 
-from genrec.tokenizers.persist import write_json_atomic, write_text_atomic  # noqa: E402
+from genrec.io.files import write_json_atomic, write_text_atomic  # noqa: E402
 from genrec.training.config import BackboneConfig  # noqa: E402
 from genrec.training.examples import IGNORE  # noqa: E402
 from genrec.training.losses import identifier_loss, identifier_vocabulary, target_loss  # noqa: E402

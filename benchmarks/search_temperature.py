@@ -30,8 +30,8 @@ import torch  # noqa: E402
 from genrec.data import leave_one_out, load_dataset  # noqa: E402
 from genrec.data.split import EvalSet  # noqa: E402
 from genrec.evaluation.evaluator import evaluate  # noqa: E402
+from genrec.io.files import write_json_atomic, write_text_atomic  # noqa: E402
 from genrec.recommenders.generative import GenerativeRecommender  # noqa: E402
-from genrec.tokenizers.persist import write_json_atomic, write_text_atomic  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results" / "search_temperature"
 COLUMNS = ("hr@5", "ndcg@5", "hr@10", "ndcg@10")

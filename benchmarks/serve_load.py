@@ -93,7 +93,7 @@ def build_run(args: argparse.Namespace, directory: Path) -> tuple[Path, list[lis
 
     from genrec.data import leave_one_out, load_dataset
     from genrec.recommenders.popularity import PopularityRecommender
-    from genrec.serving.run_dir import save_run
+    from genrec.recommenders.run_dir import save_run
 
     torch.set_num_threads(2)
     if args.run_dir is not None or args.model == "generative":
@@ -136,8 +136,8 @@ def _generative_run(
 ) -> tuple[Path, list[list[str]], dict[str, Any]]:
     """Train ``--recipe`` under ``--train-minutes`` (or take ``--run-dir``); test histories of its dataset."""
     from genrec.data import leave_one_out, load_dataset
-    from genrec.serving.run_dir import read_run_info
-    from genrec.training.command import train_command
+    from genrec.recommenders.run_dir import read_run_info
+    from genrec.workflows.train import train_command
 
     t0 = time.perf_counter()
     info: dict[str, Any]

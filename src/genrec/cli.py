@@ -95,7 +95,7 @@ def demo(
     ] = "compact",
 ) -> None:
     """Run the main job on the embedded MovieLens-100K dataset and print held-out metrics."""
-    from genrec.demo import DemoConfig, run_demo
+    from genrec.workflows.demo import DemoConfig, run_demo
 
     config = DemoConfig(
         seed=seed,
@@ -155,7 +155,7 @@ def evaluate(
 
     Writes config.json, metrics.json, metrics.md, per_user.parquet, curves.png and model/ to OUTPUT_DIR.
     """
-    from genrec.evaluation.command import evaluate_command
+    from genrec.workflows.evaluate import evaluate_command
 
     metrics = evaluate_command(
         dataset, model, output_dir, seed=seed, data_dir=data_dir, overrides=values or [],
@@ -202,7 +202,7 @@ def tokenize(
 ) -> None:
     """Fit an item tokenizer and write its identifiers plus a stats report (stats.json, stats.md)."""
     from genrec.recommenders.config import parse_overrides
-    from genrec.tokenizers.command import stats_markdown, tokenize_command
+    from genrec.workflows.tokenize import stats_markdown, tokenize_command
 
     stats = tokenize_command(
         dataset, tokenizer, output_dir, seed, data_dir=data_dir, options=parse_overrides(values or [])
@@ -232,7 +232,7 @@ def train(
 
     Works under `accelerate launch` (DDP). Shipped recipes: `genrec recipes`.
     """
-    from genrec.training.command import train_command
+    from genrec.workflows.train import train_command
 
     metrics = train_command(
         config, output_dir, seed=seed, data_dir=data_dir, overrides=values or [], test=test

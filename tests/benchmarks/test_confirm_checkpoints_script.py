@@ -14,7 +14,7 @@ from genrec.data import leave_one_out, load_dataset
 from genrec.evaluation.evaluator import evaluate
 from genrec.recommenders.generative import GenerativeRecommender
 from genrec.training import checkpoint as ckpt
-from genrec.training.command import train_command
+from genrec.workflows.train import train_command
 
 
 def test_a_worse_best_checkpoint_is_replaced_by_the_final_weights(tmp_path: Path) -> None:

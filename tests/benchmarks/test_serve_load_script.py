@@ -12,7 +12,7 @@ from benchmark_scripts import load_script
 from genrec.data.catalogue import Catalogue
 from genrec.data.split import TrainData
 from genrec.recommenders.popularity import PopularityRecommender
-from genrec.serving.run_dir import save_run
+from genrec.recommenders.run_dir import save_run
 
 
 def tiny_run(directory: Path) -> tuple[Path, list[list[str]]]:

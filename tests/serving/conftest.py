@@ -10,7 +10,7 @@ import pytest
 from genrec.data.catalogue import Catalogue
 from genrec.data.split import TrainData
 from genrec.recommenders.popularity import PopularityRecommender
-from genrec.serving.run_dir import save_run
+from genrec.recommenders.run_dir import save_run
 
 CATEGORIES = ("Pens", "Paper", "Ink, Pens", "Desks")
 

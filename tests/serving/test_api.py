@@ -200,7 +200,7 @@ def test_sasrec_run_ranks_with_rules(sasrec_run: Path) -> None:
 
 def test_generative_run_applies_rules_inside_decoding(tmp_path: Path) -> None:
     """A trained generative run serves as is; exclusions and category filters still give K items."""
-    from genrec.training.command import train_command
+    from genrec.workflows.train import train_command
 
     tiny = [
         "data.dataset=ml-100k", "backbone.num_layers=1", "backbone.hidden_size=16", "backbone.num_heads=2",

@@ -75,7 +75,7 @@ def test_bad_inputs_name_the_problem(popularity_run: Path, tmp_path: Path) -> No
 def test_dataset_split(tmp_path: Path) -> None:
     from genrec.data import leave_one_out, load_dataset
     from genrec.recommenders.popularity import PopularityRecommender
-    from genrec.serving.run_dir import save_run
+    from genrec.recommenders.run_dir import save_run
 
     split = leave_one_out(load_dataset("ml-100k"))
     model = PopularityRecommender()

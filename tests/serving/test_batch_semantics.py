@@ -34,7 +34,7 @@ TINY_GENERATIVE = [
 @pytest.fixture(scope="module")
 def generative_service(tmp_path_factory: pytest.TempPathFactory) -> RecommendService:
     """A tiny semantic-ID generative model on ml-100k (multi-token identifiers, so beams really branch)."""
-    from genrec.training.command import train_command
+    from genrec.workflows.train import train_command
 
     out = tmp_path_factory.mktemp("gen_run")
     train_command("ml100k-semantic-compact", out, seed=0, overrides=TINY_GENERATIVE, test=False)

@@ -9,7 +9,7 @@ import pytest
 from genrec.data.catalogue import Catalogue
 from genrec.data.split import TrainData
 from genrec.errors import DataError
-from genrec.serving.run_dir import save_run
+from genrec.recommenders.run_dir import save_run
 from genrec.serving.service import Query, RecommendService, UnknownItemsError
 
 

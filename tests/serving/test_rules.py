@@ -13,10 +13,10 @@ import pytest
 from genrec.errors import DataError, GenrecError
 from genrec.recommenders.base import Recommendations
 from genrec.recommenders.popularity import PopularityRecommender
+from genrec.recommenders.run_dir import load_run, recommender_class, save_run
 from genrec.serving.batching import BatchingConfig, MicroBatcher
 from genrec.serving.metrics import ServerMetrics
 from genrec.serving.rules import recommend_with_rules
-from genrec.serving.run_dir import load_run, recommender_class, save_run
 from genrec.serving.service import Query, RecommendService
 
 

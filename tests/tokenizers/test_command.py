@@ -10,9 +10,9 @@ from tokenizer_fixtures import fake_embed, make_catalogue
 
 from genrec.data.interactions import InteractionData
 from genrec.errors import ConfigError
-from genrec.tokenizers import command
-from genrec.tokenizers.command import tokenize_command
 from genrec.tokenizers.registry import load_tokenizer
+from genrec.workflows import tokenize as command
+from genrec.workflows.tokenize import tokenize_command
 
 
 @pytest.fixture

@@ -55,7 +55,7 @@ def test_text_ids_on_a_catalogue_without_text_are_a_clear_error() -> None:
 
 
 def test_sasrec_source_learns_the_communities_from_training_sequences_only() -> None:
-    from genrec.tokenizers.sequential_embeddings import sasrec_embeddings
+    from genrec.recommenders.sasrec_embeddings import sasrec_embeddings
 
     ids = [f"x{i}" for i in range(11)]
     catalogue = Catalogue.from_records(ids, {})
@@ -70,10 +70,10 @@ def test_sasrec_source_learns_the_communities_from_training_sequences_only() -> 
     )
     with pytest.raises(ConfigError, match="even"):
         sasrec_embeddings(catalogue, _two_communities(), dim=7, seed=0, epochs=1)
-    tok = build_tokenizer(
-        "residual_kmeans",
-        {"levels": 2, "codebook_size": 2, "source": "sasrec", "interaction_dim": 8, "sasrec_epochs": 30},
-    )
+    options = {"levels": 2, "codebook_size": 2, "source": "sasrec", "interaction_dim": 8, "sasrec_epochs": 30}
+    with pytest.raises(ConfigError, match="sequence_vectors"):  # tokenizers cannot train a SASRec themselves
+        build_tokenizer("residual_kmeans", options).fit(catalogue, _two_communities(), seed=0)
+    tok = build_tokenizer("residual_kmeans", options, sequence_vectors=sasrec_embeddings)
     tok.fit(catalogue, _two_communities(), seed=0)
     assert len({tok.encode(i) for i in range(11)}) == 11
     with pytest.raises(ConfigError, match="sasrec_epochs"):

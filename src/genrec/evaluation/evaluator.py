@@ -1,4 +1,5 @@
-"""Full-ranking evaluation of any `Recommender` on an `EvalSet`.
+"""Full-ranking evaluation of any ranker (a `genrec.recommenders.Recommender`, or anything with the same
+``recommend``) on an `EvalSet`.
 
 Every user gets a top-``k_max`` list over the whole catalogue (history items excluded unless asked
 otherwise); ranking metrics come from the 1-based rank of the held-out target in that list. Beyond-accuracy
@@ -11,8 +12,10 @@ from __future__ import annotations
 import os
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -31,7 +34,6 @@ from genrec.evaluation.metrics import (
     target_ranks,
     validity_rate,
 )
-from genrec.recommenders.base import Recommender
 
 HR_CUTOFFS = (1, 5, 10, 20)
 NDCG_CUTOFFS = (5, 10, 20)
@@ -110,7 +112,16 @@ def list_metrics(items: np.ndarray, num_items: int, item_counts: np.ndarray | No
     return metrics
 
 
-def _infer_num_items(recommender: Recommender, item_counts: np.ndarray | None) -> int | None:
+class Ranker(Protocol):
+    """What evaluation needs of a recommender: top-k lists whose ``.items`` is an (users, k) index array.
+
+    Structural, so evaluation sits below the recommenders it measures (docs/architecture.md).
+    """
+
+    def recommend(self, histories: Sequence[Sequence[int]], k: int, exclude_history: bool = True) -> Any: ...
+
+
+def _infer_num_items(recommender: Ranker, item_counts: np.ndarray | None) -> int | None:
     if item_counts is not None:
         return len(item_counts)
     value = getattr(recommender, "num_items", None)
@@ -118,7 +129,7 @@ def _infer_num_items(recommender: Recommender, item_counts: np.ndarray | None) -
 
 
 def evaluate(
-    recommender: Recommender,
+    recommender: Ranker,
     eval_set: EvalSet,
     *,
     k_max: int = 20,

@@ -22,12 +22,13 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 from genrec.data.split import EvalSet, TrainData
 from genrec.decoding import PrefixTrie
 from genrec.errors import GenrecError
+from genrec.io.files import write_json_atomic, write_text_atomic
 from genrec.prompts.template import PromptTemplate, get_template
 from genrec.recommenders.base import Recommendations
 from genrec.recommenders.generative_ranking import banned_items, beam_search_ranking, embedding_ranking
 from genrec.recommenders.run_identifiers import load_run_identifiers, save_run_identifiers
+from genrec.recommenders.sasrec_embeddings import sasrec_embeddings
 from genrec.tokenizers.base import ItemTokenizer
-from genrec.tokenizers.persist import write_json_atomic, write_text_atomic
 from genrec.tokenizers.registry import build_tokenizer, load_tokenizer
 from genrec.tokenizers.text_embeddings import EmbedFn
 from genrec.training.backbone import build_backbone
@@ -74,7 +75,10 @@ class GenerativeRecommender:
         self.config = config or RunConfig()
         self.template: PromptTemplate = get_template(self.config.prompt)
         self.item_tokenizer = item_tokenizer or build_tokenizer(
-            self.config.identifiers.kind, resolve_options(self.config, data_dir), embed=embed
+            self.config.identifiers.kind,
+            resolve_options(self.config, data_dir),
+            embed=embed,
+            sequence_vectors=sasrec_embeddings,
         )
         self.output_dir = output_dir
         self.model: Any = None

@@ -8,13 +8,13 @@ from pathlib import Path
 from typing import Any
 
 from genrec.errors import ConfigError, GenrecError
+from genrec.io.files import read_json
 from genrec.recommenders.base import Recommender
 from genrec.recommenders.config import TrainingConfig, config_from_mapping
 from genrec.recommenders.gru4rec import GRU4RecRecommender
 from genrec.recommenders.popularity import PopularityRecommender
 from genrec.recommenders.sasrec import SASRecRecommender
 from genrec.recommenders.sequential import META_FILE, NeuralSequentialRecommender
-from genrec.tokenizers.persist import read_json
 
 
 @dataclass(frozen=True)

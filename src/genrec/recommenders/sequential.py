@@ -31,10 +31,10 @@ from tqdm import tqdm
 
 from genrec.data.split import EvalSet, TrainData
 from genrec.errors import GenrecError
+from genrec.io.files import read_json, write_json_atomic
 from genrec.recommenders.base import Recommendations
 from genrec.recommenders.config import TrainingConfig, config_from_mapping
 from genrec.recommenders.scoring import top_k_from_scores
-from genrec.tokenizers.persist import read_json, write_json_atomic
 
 WEIGHTS_FILE, CONFIG_FILE, META_FILE = "model.safetensors", "config.json", "meta.json"
 

@@ -1,7 +1,7 @@
 """Serving: run directories, batch recommendations, the HTTP API with micro-batching, and a web page."""
 
+from genrec.recommenders.run_dir import load_run, save_run
 from genrec.serving.batching import BatchingConfig
-from genrec.serving.run_dir import load_run, save_run
 from genrec.serving.service import Query, Ranked, RecommendService, UnknownItemsError
 
 __all__ = [

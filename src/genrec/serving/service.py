@@ -18,9 +18,9 @@ import numpy as np
 from genrec.data.catalogue import Catalogue
 from genrec.errors import GenrecError
 from genrec.recommenders.base import Recommender
+from genrec.recommenders.run_dir import RunInfo, load_fallback, load_run
 from genrec.serving import live_catalogue
 from genrec.serving.rules import item_categories, outside_categories, recommend_with_rules
-from genrec.serving.run_dir import RunInfo, load_fallback, load_run
 
 
 class UnknownItemsError(GenrecError):

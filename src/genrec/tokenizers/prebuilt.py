@@ -18,8 +18,8 @@ from pathlib import Path
 
 from genrec.data.catalogue import Catalogue
 from genrec.errors import ConfigError, DataError
+from genrec.io.files import read_json
 from genrec.tokenizers.levels import CollisionBreaker, level_token
-from genrec.tokenizers.persist import read_json
 from genrec.tokenizers.table import IdentifierTable, load_table, save_table
 
 

@@ -7,13 +7,14 @@ from pathlib import Path
 from typing import Any
 
 from genrec.errors import ConfigError, DataError
+from genrec.io.files import read_json
 from genrec.tokenizers.atomic import AtomicTokenizer
 from genrec.tokenizers.base import ItemTokenizer
 from genrec.tokenizers.collaborative import CollaborativeConfig, CollaborativeTokenizer
-from genrec.tokenizers.persist import read_json
 from genrec.tokenizers.prebuilt import PrebuiltTokenizer
 from genrec.tokenizers.residual_kmeans import ResidualKMeansConfig, ResidualKMeansTokenizer
 from genrec.tokenizers.rqvae import RQVAEConfig, RQVAETokenizer
+from genrec.tokenizers.semantic import SequenceVectorFn
 from genrec.tokenizers.table import META_FILE
 from genrec.tokenizers.text_embeddings import EmbedFn
 from genrec.tokenizers.title import TitleTokenizer
@@ -49,9 +50,13 @@ def _semantic_options(opts: dict[str, Any]) -> dict[str, Any]:
 
 
 def build_tokenizer(
-    name: str, options: Mapping[str, Any] | None = None, embed: EmbedFn | None = None
+    name: str,
+    options: Mapping[str, Any] | None = None,
+    embed: EmbedFn | None = None,
+    sequence_vectors: SequenceVectorFn | None = None,
 ) -> ItemTokenizer:
-    """A fresh tokenizer. ``options`` are the tokenizer's config fields (``path`` for prebuilt)."""
+    """A fresh tokenizer. ``options`` are the tokenizer's config fields (``path`` for prebuilt);
+    ``sequence_vectors`` serves a semantic tokenizer's ``source: sasrec`` (see `SequenceVectorFn`)."""
     name = canonical_name(name)
     opts = dict(options or {})
     try:
@@ -63,10 +68,12 @@ def build_tokenizer(
             if "hidden" in opts:
                 opts["hidden"] = tuple(opts["hidden"])
             semantic = _semantic_options(opts)  # popped before the quantiser config reads the rest
-            return RQVAETokenizer(RQVAEConfig(**opts), embed=embed, **semantic)
+            config = RQVAEConfig(**opts)
+            return RQVAETokenizer(config, embed=embed, sequence_vectors=sequence_vectors, **semantic)
         if name == "residual_kmeans":
             semantic = _semantic_options(opts)
-            return ResidualKMeansTokenizer(ResidualKMeansConfig(**opts), embed=embed, **semantic)
+            kmeans = ResidualKMeansConfig(**opts)
+            return ResidualKMeansTokenizer(kmeans, embed=embed, sequence_vectors=sequence_vectors, **semantic)
         if name == "collaborative":
             return CollaborativeTokenizer(CollaborativeConfig(**opts))
     except TypeError as exc:

@@ -13,8 +13,8 @@ import numpy as np
 from sklearn.cluster import KMeans
 
 from genrec.errors import ConfigError
-from genrec.tokenizers.persist import read_json, write_json_atomic
-from genrec.tokenizers.semantic import SemanticTokenizer
+from genrec.io.files import read_json, write_json_atomic
+from genrec.tokenizers.semantic import SemanticTokenizer, SequenceVectorFn
 from genrec.tokenizers.text_embeddings import EmbedFn
 
 
@@ -109,6 +109,7 @@ class ResidualKMeansTokenizer(SemanticTokenizer):
         source: str = "text",
         interaction_dim: int = 64,
         sasrec_epochs: int = 20,
+        sequence_vectors: SequenceVectorFn | None = None,
     ) -> None:
         super().__init__(
             ResidualKMeansQuantiser(config),
@@ -117,6 +118,7 @@ class ResidualKMeansTokenizer(SemanticTokenizer):
             source=source,
             interaction_dim=interaction_dim,
             sasrec_epochs=sasrec_epochs,
+            sequence_vectors=sequence_vectors,
         )
 
     @classmethod

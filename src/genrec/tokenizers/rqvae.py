@@ -20,8 +20,8 @@ from sklearn.cluster import KMeans
 from torch import nn
 
 from genrec.errors import ConfigError
-from genrec.tokenizers.persist import read_json, write_json_atomic
-from genrec.tokenizers.semantic import SemanticTokenizer
+from genrec.io.files import read_json, write_json_atomic
+from genrec.tokenizers.semantic import SemanticTokenizer, SequenceVectorFn
 from genrec.tokenizers.text_embeddings import EmbedFn
 
 
@@ -214,6 +214,7 @@ class RQVAETokenizer(SemanticTokenizer):
         source: str = "text",
         interaction_dim: int = 64,
         sasrec_epochs: int = 20,
+        sequence_vectors: SequenceVectorFn | None = None,
     ) -> None:
         super().__init__(
             RQVAEQuantiser(config),
@@ -222,6 +223,7 @@ class RQVAETokenizer(SemanticTokenizer):
             source=source,
             interaction_dim=interaction_dim,
             sasrec_epochs=sasrec_epochs,
+            sequence_vectors=sequence_vectors,
         )
 
     @classmethod

@@ -18,7 +18,7 @@ no interactions: they get the zero vector's codes and are numbered by the collis
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -28,13 +28,17 @@ from genrec.errors import ConfigError, GenrecError
 from genrec.tokenizers.interaction_embeddings import interaction_embeddings
 from genrec.tokenizers.levels import CollisionBreaker, level_token, level_tokens
 from genrec.tokenizers.quantiser import Quantiser, spread_last_level
-from genrec.tokenizers.sequential_embeddings import sasrec_embeddings
 from genrec.tokenizers.table import IdentifierTable, load_table, save_table
 from genrec.tokenizers.text_embeddings import EmbedFn, MiniLMEmbedder, item_texts
 
 #: What the quantiser reads: item-text embeddings, collaborative vectors from training interactions
 #: (co-occurrence SVD), or the item table of a SASRec trained on the training sequences.
 SOURCES = ("text", "interactions", "sasrec")
+
+#: ``source: sasrec``'s item vectors, ``(catalogue, sequences, dim, seed, epochs) -> (n_items, dim)``. A
+#: sequential model is a recommender, a layer above tokenizers, so whoever builds the tokenizer passes it
+#: in (`genrec.recommenders.sasrec_embeddings.sasrec_embeddings`).
+SequenceVectorFn = Callable[[Catalogue, Sequence[Sequence[int]], int, int, int], np.ndarray]
 
 
 class SemanticTokenizer:
@@ -50,6 +54,7 @@ class SemanticTokenizer:
         source: str = "text",
         interaction_dim: int = 64,
         sasrec_epochs: int = 20,
+        sequence_vectors: SequenceVectorFn | None = None,
     ) -> None:
         if source not in SOURCES:
             raise ConfigError(f"{self.name}: source must be one of {SOURCES}, got {source!r}")
@@ -63,6 +68,7 @@ class SemanticTokenizer:
         self.source = source
         self.interaction_dim = interaction_dim
         self.sasrec_epochs = sasrec_epochs
+        self.sequence_vectors = sequence_vectors
         self.table = IdentifierTable()
         self.breaker = CollisionBreaker()
         #: Quantiser codes (before collision breaking) of every item, shape (n, levels).
@@ -83,7 +89,15 @@ class SemanticTokenizer:
         if self.source == "interactions":
             x = interaction_embeddings(len(catalogue), train_sequences, self.interaction_dim, seed)
         elif self.source == "sasrec":
-            x = sasrec_embeddings(catalogue, train_sequences, self.interaction_dim, seed, self.sasrec_epochs)
+            if self.sequence_vectors is None:
+                raise ConfigError(
+                    f"{self.name}: source: sasrec needs the sequence_vectors function; build the tokenizer "
+                    "with build_tokenizer(..., sequence_vectors=genrec.recommenders.sasrec_embeddings."
+                    "sasrec_embeddings)"
+                )
+            x = self.sequence_vectors(
+                catalogue, train_sequences, self.interaction_dim, seed, self.sasrec_epochs
+            )
         else:
             fields = ("title", "brand", "categories", "description")
             if len(catalogue) and not any(

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from genrec.data.catalogue import Catalogue
 from genrec.errors import DataError, GenrecError
-from genrec.tokenizers.persist import read_json, write_json_atomic
+from genrec.io.files import read_json, write_json_atomic
 
 
 class IdentifierTable:

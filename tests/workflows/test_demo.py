@@ -13,12 +13,17 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from genrec.cli import app
-from genrec.demo import DemoConfig, run_demo
 from genrec.errors import ConfigError
 from genrec.serving import server
 from genrec.serving.service import Query, RecommendService
-from genrec.training import demo as demo_module
-from genrec.training.demo import CUT_SHORT_WARNING, demo_generative, install_run_directory, training_summary
+from genrec.workflows import demo_generative as demo_module
+from genrec.workflows.demo import DemoConfig, run_demo
+from genrec.workflows.demo_generative import (
+    CUT_SHORT_WARNING,
+    demo_generative,
+    install_run_directory,
+    training_summary,
+)
 
 
 def test_training_summary_names_steps_epochs_ending_and_kept_step() -> None:

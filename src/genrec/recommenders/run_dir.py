@@ -25,9 +25,9 @@ from genrec.data.catalogue import Catalogue
 from genrec.data.spec import dataset_reference
 from genrec.data.split import TrainData
 from genrec.errors import DataError, GenrecError
+from genrec.io.files import read_json, write_json_atomic
 from genrec.recommenders.base import Recommender
 from genrec.recommenders.popularity import PopularityRecommender
-from genrec.tokenizers.persist import read_json, write_json_atomic
 
 MODEL_FILE, CATALOGUE_FILE, FALLBACK_DIR = "model.json", "catalogue.json", "fallback_popularity"
 FORMAT_VERSION = 1

@@ -10,7 +10,7 @@ import yaml
 
 from genrec.errors import ConfigError
 from genrec.recommenders.generative import GenerativeRecommender
-from genrec.training.command import train_command
+from genrec.workflows.train import train_command
 
 TINY = [
     "backbone.num_layers=1", "backbone.hidden_size=16", "backbone.num_heads=2", "backbone.intermediate_size=32",

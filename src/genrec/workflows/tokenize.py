@@ -20,9 +20,10 @@ from genrec.data import leave_one_out, load_dataset
 from genrec.data.registry import AMAZON_SETS, default_data_dir
 from genrec.data.spec import dataset_reference
 from genrec.errors import ConfigError
+from genrec.io.files import write_json_atomic, write_text_atomic
+from genrec.recommenders.sasrec_embeddings import sasrec_embeddings
 from genrec.tokenizers.base import ItemTokenizer
 from genrec.tokenizers.collaborative import CollaborativeTokenizer
-from genrec.tokenizers.persist import write_json_atomic, write_text_atomic
 from genrec.tokenizers.prebuilt import PrebuiltTokenizer, read_index_file
 from genrec.tokenizers.registry import build_tokenizer, canonical_name
 from genrec.tokenizers.semantic import SemanticTokenizer
@@ -125,7 +126,7 @@ def tokenize_command(
         raise ConfigError(f"only 'prebuilt' takes a ':<variant>', got {tokenizer!r}")
     data = load_dataset(dataset, data_dir)
     split = leave_one_out(data)
-    tok = build_tokenizer(name, opts, embed=embed)
+    tok = build_tokenizer(name, opts, embed=embed, sequence_vectors=sasrec_embeddings)
     start, cpu_start = time.perf_counter(), time.process_time()
     tok.fit(data.catalogue, split.train_sequences(), seed)
     fit_s, fit_cpu_s = time.perf_counter() - start, time.process_time() - cpu_start

@@ -21,9 +21,9 @@ from genrec.data import LeaveOneOutSplit, leave_one_out, load_dataset
 from genrec.data.spec import dataset_reference
 from genrec.errors import ConfigError
 from genrec.evaluation.evaluator import evaluate
+from genrec.io.files import write_json_atomic, write_text_atomic
 from genrec.recommenders.generative import GenerativeRecommender
-from genrec.serving.run_dir import save_run
-from genrec.tokenizers.persist import write_json_atomic, write_text_atomic
+from genrec.recommenders.run_dir import save_run
 from genrec.training.config import RunConfig, config_from_dict, load_config
 
 logger = logging.getLogger(__name__)

@@ -2,9 +2,9 @@
 
 import pytest
 
-from genrec.demo import DemoConfig, sasrec_summary
 from genrec.errors import ConfigError
-from genrec.training.demo import CUT_SHORT_WARNING
+from genrec.workflows.demo import DemoConfig, sasrec_summary
+from genrec.workflows.demo_generative import CUT_SHORT_WARNING
 
 
 @pytest.mark.parametrize(

@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 
 from genrec.errors import ConfigError
-from genrec.evaluation import command
 from genrec.evaluation.compare import compare_command
+from genrec.workflows import evaluate as command
 from recommenders.tiny_data import make_tiny_data
 
 

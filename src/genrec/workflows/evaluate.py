@@ -19,10 +19,10 @@ from genrec.data.spec import dataset_reference
 from genrec.errors import ConfigError
 from genrec.evaluation.evaluator import evaluate
 from genrec.evaluation.report import metrics_markdown, plot_curves
+from genrec.io.files import write_json_atomic, write_text_atomic
 from genrec.recommenders.config import parse_overrides
 from genrec.recommenders.registry import build_recommender, load_recommender, resolve_config
-from genrec.serving.run_dir import save_run
-from genrec.tokenizers.persist import write_json_atomic, write_text_atomic
+from genrec.recommenders.run_dir import save_run
 
 
 def train_item_counts(sequences: Sequence[Sequence[int]], num_items: int) -> np.ndarray:

@@ -25,9 +25,9 @@ from genrec.data.stats import format_stats
 from genrec.errors import ConfigError
 from genrec.evaluation.evaluator import evaluate
 from genrec.recommenders.popularity import PopularityRecommender
+from genrec.recommenders.run_dir import save_run
 from genrec.recommenders.sasrec import SASRecConfig, SASRecRecommender
-from genrec.serving.run_dir import save_run
-from genrec.training.demo import (
+from genrec.workflows.demo_generative import (
     CUT_SHORT_WARNING,
     check_run_destination,
     demo_generative,

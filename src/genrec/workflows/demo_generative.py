@@ -24,9 +24,9 @@ from rich.table import Table
 
 from genrec.errors import ConfigError
 from genrec.recommenders.explain import GENERATED_LABEL
-from genrec.serving.run_dir import MODEL_FILE
-from genrec.training.command import train_and_evaluate
+from genrec.recommenders.run_dir import MODEL_FILE
 from genrec.training.config import load_config
+from genrec.workflows.train import train_and_evaluate
 
 DEMO_RECIPE = "ml100k-semantic-compact"
 DEMO_RECIPES = {"compact": DEMO_RECIPE, "smollm2": "ml100k-atomic-smollm2"}
