@@ -20,14 +20,12 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from genrec.config import apply_overrides
 from genrec.data import DATASETS, leave_one_out, load_dataset
 from genrec.evaluation.evaluator import evaluate
 from genrec.io.files import write_json_atomic, write_text_atomic
-from genrec.recommenders.config import parse_overrides
 from genrec.recommenders.registry import build_recommender
 from genrec.workflows.evaluate import train_item_counts
-
-sys.path.append(str(Path(__file__).parent))  # sibling modules, after every installed package
 from measured_at import current_commit
 from seed_stats import format_mean_std, mean_and_std
 
@@ -83,10 +81,11 @@ def _cell(summary: dict[str, list[float | None]], key: str) -> str:
 
 def markdown(results: dict[str, Any]) -> str:
     lines = [
-        "# Baselines (leave-one-out, full ranking, history excluded; test set; mean ± sample std over seeds)", "",
+        "# Baselines (leave-one-out, full ranking, history excluded; test set; mean ± sample std over seeds)",
+        "",
         "| dataset | model | seeds | HR@10 | NDCG@10 | HR@20 | NDCG@20 | MRR | coverage@10 | train s | stopped |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
-    ]  # fmt: skip
+    ]
     for ds, models in results["datasets"].items():
         for model, entry in models.items():
             s = entry["summary"]
@@ -97,9 +96,13 @@ def markdown(results: dict[str, Any]) -> str:
                 f" | {stops} |"
             )
     if results.get("recbole"):
-        lines += ["", "## Cross-check: RecBole 1.2.1 SASRec (CE) on the identical split", "",
-                  "| dataset | seed | epochs cap | batch | epochs run | RecBole train s | RecBole HR@10 | RecBole NDCG@10 | ours sasrec-ce NDCG@10 | split verified |",
-                  "|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+        lines += [
+            "",
+            "## Cross-check: RecBole 1.2.1 SASRec (CE) on the identical split",
+            "",
+            "| dataset | seed | epochs cap | batch | epochs run | RecBole train s | RecBole HR@10 | RecBole NDCG@10 | ours sasrec-ce NDCG@10 | split verified |",
+            "|---|---|---|---|---|---|---|---|---|---|",
+        ]
         for ds, rb in results["recbole"].items():
             ours = (
                 results["datasets"]
@@ -127,7 +130,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-dir", type=Path, default=None)
     parser.add_argument("--output", type=Path, default=Path(__file__).parent / "results")
     parser.add_argument("--name", default="baselines", help="output file stem")
-    parser.add_argument("--set", nargs="*", default=[], help="neural config overrides, key=value")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a neural config value as key=value, read as YAML (repeatable), as in genrec evaluate --set",
+    )
     parser.add_argument(
         "--max-train-minutes", type=float, default=0.0, help="cap per training run (0 = none)"
     )
@@ -136,25 +145,33 @@ def main(argv: list[str] | None = None) -> int:
         "--recbole-epochs", type=int, default=300, help="RecBole epochs cap (its default: 300)"
     )
     parser.add_argument(
-        "--recbole-batch-size", type=int, default=2048,
+        "--recbole-batch-size",
+        type=int,
+        default=2048,
         help="RecBole train_batch_size (its default 2048 = few steps per epoch; 256 = ours, converges in fewer epochs)",
-    )  # fmt: skip
+    )
     parser.add_argument(
-        "--threads", type=int, default=2,
+        "--threads",
+        type=int,
+        default=2,
         help="torch threads per training run (ours and RecBole's); not a result setting, so --resume ignores it",
-    )  # fmt: skip
+    )
     parser.add_argument("--progress", action="store_true")
     parser.add_argument(
-        "--merge", nargs="*", default=[], metavar="NAME",
+        "--merge",
+        nargs="*",
+        default=[],
+        metavar="NAME",
         help="first take the runs (and RecBole entries) from these result stems in --output, e.g. chains run in parallel",
-    )  # fmt: skip
+    )
     parser.add_argument(
-        "--resume", action="store_true",
+        "--resume",
+        action="store_true",
         help="keep the runs already in the output JSON (same dataset, model, seed and settings); run the rest",
-    )  # fmt: skip
+    )
     args = parser.parse_args(argv)
     console = Console()
-    extra = parse_overrides(args.set)
+    extra = apply_overrides({}, args.set)
     if args.max_train_minutes:
         extra["max_train_seconds"] = 60.0 * args.max_train_minutes
     stem = args.output / args.name
@@ -227,8 +244,11 @@ def main(argv: list[str] | None = None) -> int:
                 split, seed, args.recbole_epochs, threads=args.threads, batch_size=args.recbole_batch_size
             )
             results["recbole"][ds] = {
-                "seed": seed, "epochs": args.recbole_epochs, "train_batch_size": args.recbole_batch_size, **rb
-            }  # fmt: skip
+                "seed": seed,
+                "epochs": args.recbole_epochs,
+                "train_batch_size": args.recbole_batch_size,
+                **rb,
+            }
             console.print(f"{ds} RecBole SASRec: {rb['test']} ({rb['train_wall_time_s']:.0f} s)")
             flush()
     table = Table(title="NDCG@10 / HR@10 (test, mean over seeds)")
@@ -246,5 +266,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(Path(__file__).parent))
     raise SystemExit(main())

@@ -22,18 +22,16 @@ import sys
 import time
 from pathlib import Path
 
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+import torch
 
-import torch  # noqa: E402
-
-from genrec.data import leave_one_out, load_dataset  # noqa: E402
-from genrec.data.registry import default_data_dir  # noqa: E402
-from genrec.io.files import write_json_atomic, write_text_atomic  # noqa: E402
-from genrec.recommenders.generative import GenerativeRecommender  # noqa: E402
-from genrec.training.config import load_config  # noqa: E402
-from genrec.training.examples import bucket_batches, collate, epoch_rng  # noqa: E402
-from genrec.training.losses import target_loss  # noqa: E402
-from genrec.training.optimizer import weight_decay_groups  # noqa: E402
+from genrec.data import leave_one_out, load_dataset
+from genrec.data.registry import default_data_dir
+from genrec.io.files import write_json_atomic, write_text_atomic
+from genrec.recommenders.generative import GenerativeRecommender
+from genrec.training.config import load_config
+from genrec.training.examples import bucket_batches, collate, epoch_rng
+from genrec.training.losses import target_loss
+from genrec.training.optimizer import weight_decay_groups
 
 RESULTS = Path(__file__).parent / "results"
 LEVELS = ("all", "colliding")
@@ -88,7 +86,7 @@ def main() -> None:
     parser.add_argument("--recipe", default="beauty-prebuilt-compact")
     parser.add_argument("--data-dir", type=Path, default=None)
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--override", action="append", default=[], help="section.key=value (repeatable)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="DOTTED.KEY=VALUE")
     parser.add_argument(
         "--max-batches", type=int, default=0, help="time only this many batches (0: the epoch)"
     )
@@ -97,7 +95,7 @@ def main() -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     torch.set_num_threads(args.threads)
     data_dir = args.data_dir or default_data_dir()
-    layouts = {lv: Layout(args.recipe, lv, args.override, data_dir, args.max_batches) for lv in LEVELS}
+    layouts = {lv: Layout(args.recipe, lv, args.overrides, data_dir, args.max_batches) for lv in LEVELS}
     steps = min(len(layout.batches) for layout in layouts.values())
     for layout in layouts.values():  # one untimed warm-up step each
         layout.step(0)
@@ -119,11 +117,14 @@ def main() -> None:
     }
     speedup = rows["all"]["time_s"] / rows["colliding"]["time_s"]
     payload = {
-        "recipe": args.recipe, "overrides": args.override, "threads": args.threads, "rows": rows,
+        "recipe": args.recipe,
+        "overrides": args.overrides,
+        "threads": args.threads,
+        "rows": rows,
         "speedup_colliding_over_all": speedup,
         "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "torch": torch.__version__},
         "command": "python " + " ".join(sys.argv),
-    }  # fmt: skip
+    }
     whole = (
         "the whole first epoch"
         if steps == min(r["batches_per_epoch"] for r in rows.values())

@@ -17,25 +17,19 @@ import argparse
 import json
 import platform
 import re
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
-# `python benchmarks/...` puts benchmarks/ first on sys.path; see generative.py.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+import torch
 
-import torch  # noqa: E402
-
-from genrec.data import leave_one_out, load_dataset  # noqa: E402
-from genrec.evaluation.evaluator import evaluate  # noqa: E402
-from genrec.io.files import write_json_atomic, write_text_atomic  # noqa: E402
-from genrec.recommenders.generative import GenerativeRecommender  # noqa: E402
-from genrec.training import checkpoint as ckpt  # noqa: E402
-from genrec.training.confirm import confirm_best  # noqa: E402
-
-sys.path.append(str(Path(__file__).parent))  # sibling modules, after every installed package
-from seed_stats import format_mean_std, mean_and_std  # noqa: E402
+from genrec.data import leave_one_out, load_dataset
+from genrec.evaluation.evaluator import evaluate
+from genrec.io.files import write_json_atomic, write_text_atomic
+from genrec.recommenders.generative import GenerativeRecommender
+from genrec.training import checkpoint as ckpt
+from genrec.training.confirm import confirm_best
+from seed_stats import format_mean_std, mean_and_std
 
 RESULTS = Path(__file__).parent / "results" / "confirm_checkpoints"
 COLUMNS = ("hr@5", "ndcg@5", "hr@10", "ndcg@10")
@@ -65,9 +59,14 @@ def confirm_run(run: Path, data_dir: Path | None, confirm_users: int) -> dict[st
     ) or {"best_step": step_of(best), "final_step": step_of(latest), "kept": "best"}
     test = evaluate(rec, split.test_set(), k_max=10).metrics
     return {
-        "run": run.name, "dataset": cfg.data.dataset, "seed": cfg.seed, "validation_users": len(check),
-        **confirmed, "test": {c: test[c] for c in COLUMNS}, "seconds": time.perf_counter() - start,
-    }  # fmt: skip
+        "run": run.name,
+        "dataset": cfg.data.dataset,
+        "seed": cfg.seed,
+        "validation_users": len(check),
+        **confirmed,
+        "test": {c: test[c] for c in COLUMNS},
+        "seconds": time.perf_counter() - start,
+    }
 
 
 def table(dataset: str, rows: list[dict[str, Any]]) -> str:
@@ -76,19 +75,23 @@ def table(dataset: str, rows: list[dict[str, Any]]) -> str:
         f"## {dataset}: best vs final weights confirmed on validation, kept weights on test",
         "",
         "| run | validation users | best step | NDCG@10 | final step | NDCG@10 | kept | test "
-        + " | test ".join(c.upper() for c in COLUMNS) + " |",
+        + " | test ".join(c.upper() for c in COLUMNS)
+        + " |",
         "|---" * (7 + len(COLUMNS)) + "|",
-    ]  # fmt: skip
+    ]
     groups: dict[str, list[dict[str, Any]]] = {}
     for r in rows:
         scores = [f"{r[k]:.4f}" if k in r else "–" for k in ("best", "final")]
         lines.append(
             f"| {r['run']} | {r['validation_users']} | {r['best_step']} | {scores[0]} | {r['final_step']} | "
             f"{scores[1]} | {r['kept']} | " + " | ".join(f"{r['test'][c]:.4f}" for c in COLUMNS) + " |"
-        )  # fmt: skip
+        )
         groups.setdefault(re.sub(r"-seed\d+-", "-", r["run"]), []).append(r)
-    lines += ["", "| row | seeds | test " + " | test ".join(c.upper() for c in COLUMNS) + " |",
-              "|---" * (2 + len(COLUMNS)) + "|"]  # fmt: skip
+    lines += [
+        "",
+        "| row | seeds | test " + " | test ".join(c.upper() for c in COLUMNS) + " |",
+        "|---" * (2 + len(COLUMNS)) + "|",
+    ]
     for name, members in groups.items():
         cells = []
         for c in COLUMNS:

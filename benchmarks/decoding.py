@@ -29,7 +29,6 @@ import torch
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 # benchmarks/ holds scripts named like packages (once held tokenizers.py): keep it off the import path.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 RESULTS = Path(__file__).resolve().parent / "results"
 INDEX = "office/Office.index.rq-kmeans.json"
 BEAMS, K = 20, 10
@@ -95,10 +94,16 @@ def run_hf(model: Any, tok: Any, trie: Any, prompts: list[list[int]]) -> tuple[l
             allowed.setdefault(ident[:n], []).append(ident[n])
     allowed = {p: sorted(set(v)) for p, v in allowed.items()}
     config = GenerationConfig(
-        num_beams=BEAMS, num_return_sequences=K, do_sample=False, length_penalty=0.0,
-        max_new_tokens=trie.max_depth, pad_token_id=tok.pad_token_id or 0, eos_token_id=tok.eos_token_id,
-        return_dict_in_generate=True, output_scores=True,
-    )  # fmt: skip
+        num_beams=BEAMS,
+        num_return_sequences=K,
+        do_sample=False,
+        length_penalty=0.0,
+        max_new_tokens=trie.max_depth,
+        pad_token_id=tok.pad_token_id or 0,
+        eos_token_id=tok.eos_token_id,
+        return_dict_in_generate=True,
+        output_scores=True,
+    )
     times, out = [], []
     for prompt in prompts:
         n = len(prompt)
@@ -110,17 +115,20 @@ def run_hf(model: Any, tok: Any, trie: Any, prompts: list[list[int]]) -> tuple[l
         t0 = time.perf_counter()
         with torch.inference_mode():
             gen = model.generate(
-                torch.tensor([prompt]), attention_mask=torch.ones(1, n, dtype=torch.long),
-                generation_config=config, prefix_allowed_tokens_fn=fn,
-            )  # fmt: skip
+                torch.tensor([prompt]),
+                attention_mask=torch.ones(1, n, dtype=torch.long),
+                generation_config=config,
+                prefix_allowed_tokens_fn=fn,
+            )
         times.append(time.perf_counter() - t0)
         items = [trie.item_of([t for t in s[n:].tolist() if t != config.pad_token_id]) for s in gen.sequences]
         # A title ends with EOS, which generate may also pad with; re-append it for the lookup.
         items = [
-            i if i is not None else trie.item_of([*[t for t in s[n:].tolist() if t != tok.eos_token_id],
-                                                  tok.eos_token_id])
+            i
+            if i is not None
+            else trie.item_of([*[t for t in s[n:].tolist() if t != tok.eos_token_id], tok.eos_token_id])
             for i, s in zip(items, gen.sequences, strict=True)
-        ]  # fmt: skip
+        ]
         out.append({"items": items, "scores": gen.sequences_scores.tolist()})
     return times, out
 
@@ -180,10 +188,20 @@ def child(args: argparse.Namespace) -> None:
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     valid = [all(i is not None and i in trie for i in o["items"]) for o in out]
     prompt_len = float(np.mean([len(p) for p in prompts]))
-    Path(args.child_out).write_text(json.dumps({
-        "wall_s": wall, "times": times, "out": out, "peak_rss_mb": rss, "valid": valid,
-        "prompt_tokens_mean": prompt_len, "trie_items": len(trie), "trie_depth": trie.max_depth,
-    }))  # fmt: skip
+    Path(args.child_out).write_text(
+        json.dumps(
+            {
+                "wall_s": wall,
+                "times": times,
+                "out": out,
+                "peak_rss_mb": rss,
+                "valid": valid,
+                "prompt_tokens_mean": prompt_len,
+                "trie_items": len(trie),
+                "trie_depth": trie.max_depth,
+            }
+        )
+    )
 
 
 def compare(engine: list[Any], hf: list[Any]) -> dict[str, float]:
@@ -205,9 +223,26 @@ def compare(engine: list[Any], hf: list[Any]) -> dict[str, float]:
 def spawn(method: str, kind: str, n: int, args: argparse.Namespace, dtype: str = "float32") -> dict[str, Any]:
     with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as f:
         path = f.name
-    cmd = [sys.executable, __file__, "--child", method, "--kind", kind, "--n", str(n), "--threads",
-           str(args.threads), "--batch-size", str(args.batch_size if kind == "semantic" else args.title_batch_size),
-           "--seed", str(args.seed), "--dtype", dtype, "--child-out", path]  # fmt: skip
+    cmd = [
+        sys.executable,
+        __file__,
+        "--child",
+        method,
+        "--kind",
+        kind,
+        "--n",
+        str(n),
+        "--threads",
+        str(args.threads),
+        "--batch-size",
+        str(args.batch_size if kind == "semantic" else args.title_batch_size),
+        "--seed",
+        str(args.seed),
+        "--dtype",
+        dtype,
+        "--child-out",
+        path,
+    ]
     subprocess.run(cmd, check=True)
     res: dict[str, Any] = json.loads(Path(path).read_text())
     os.unlink(path)
@@ -231,9 +266,10 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--quick", action="store_true", help="4 semantic-ID users, 2 title users")
     p.add_argument(
-        "--only-float64-agreement", action="store_true",
+        "--only-float64-agreement",
+        action="store_true",
         help="run only the float64 agreement check and add it to the existing decoding.json/.md",
-    )  # fmt: skip
+    )
     p.add_argument("--dtype", default="float32", choices=["float32", "float64"], help=argparse.SUPPRESS)
     p.add_argument("--child", choices=["hf", "engine", "floor"], help=argparse.SUPPRESS)
     p.add_argument("--kind", default="semantic", help=argparse.SUPPRESS)
@@ -256,19 +292,24 @@ def main() -> None:
     for kind, n in (("semantic", args.users), ("title", args.title_users)):
         runs = {m: spawn(m, kind, n, args) for m in ("hf", "engine", "floor")}
         summary = {
-            m: {key: r[key] for key in ("users_per_s", "ms_per_user_p50", "ms_per_user_p95", "peak_rss_mb", "wall_s")}
+            m: {
+                key: r[key]
+                for key in ("users_per_s", "ms_per_user_p50", "ms_per_user_p95", "peak_rss_mb", "wall_s")
+            }
             for m, r in runs.items()
-        }  # fmt: skip
+        }
         report[kind] = {
-            "users": n, "prompt_tokens_mean": runs["engine"]["prompt_tokens_mean"],
-            "trie_items": runs["engine"]["trie_items"], "trie_depth": runs["engine"]["trie_depth"],
+            "users": n,
+            "prompt_tokens_mean": runs["engine"]["prompt_tokens_mean"],
+            "trie_items": runs["engine"]["trie_items"],
+            "trie_depth": runs["engine"]["trie_depth"],
             "methods": summary,
             "speedup_vs_hf": runs["engine"]["users_per_s"] / runs["hf"]["users_per_s"],
             "engine_time_over_floor": runs["floor"]["users_per_s"] / runs["engine"]["users_per_s"],
             "agreement_vs_hf": compare(runs["engine"]["out"], runs["hf"]["out"]),
             "engine_valid_pct": 100 * float(np.mean(runs["engine"]["valid"])),
             "hf_valid_pct": 100 * float(np.mean(runs["hf"]["valid"])),
-        }  # fmt: skip
+        }
     report["semantic"]["agreement_vs_hf_float64"] = float64_agreement(args)
     write(report)
 
@@ -298,26 +339,41 @@ def write(report: dict[str, Any]) -> None:
     lines = ["# Decoding benchmark", "", f"Config: `{json.dumps(report['config'])}`", ""]
     for kind in ("semantic", "title"):
         r = report[kind]
-        lines += [f"## {kind} identifiers ({r['users']} users, prompt {r['prompt_tokens_mean']:.0f} tokens, "
-                  f"{r['trie_items']} items, depth {r['trie_depth']})", "",
-                  "| method | users/s | ms/user p50 | ms/user p95 | peak RSS MB |", "|---|---|---|---|---|"]  # fmt: skip
+        lines += [
+            f"## {kind} identifiers ({r['users']} users, prompt {r['prompt_tokens_mean']:.0f} tokens, "
+            f"{r['trie_items']} items, depth {r['trie_depth']})",
+            "",
+            "| method | users/s | ms/user p50 | ms/user p95 | peak RSS MB |",
+            "|---|---|---|---|---|",
+        ]
         for m, s in r["methods"].items():
-            lines.append(f"| {m} | {s['users_per_s']:.3f} | {s['ms_per_user_p50']:.0f} | "
-                         f"{s['ms_per_user_p95']:.0f} | {s['peak_rss_mb']:.0f} |")  # fmt: skip
+            lines.append(
+                f"| {m} | {s['users_per_s']:.3f} | {s['ms_per_user_p50']:.0f} | "
+                f"{s['ms_per_user_p95']:.0f} | {s['peak_rss_mb']:.0f} |"
+            )
         a = r["agreement_vs_hf"]
-        lines += ["", f"- engine speed-up over HF generate: {r['speedup_vs_hf']:.1f}x",
-                  f"- engine time / floor time: {r['engine_time_over_floor']:.2f}x",
-                  f"- top-10 agreement with HF: {a['agree_pct']:.1f}% ({a['exact_pct']:.1f}% identical, "
-                  f"{a['tie_only_pct']:.1f}% differing only among equal scores)",
-                  f"- valid items: engine {r['engine_valid_pct']:.1f}%, HF {r['hf_valid_pct']:.1f}%", ""]  # fmt: skip
+        lines += [
+            "",
+            f"- engine speed-up over HF generate: {r['speedup_vs_hf']:.1f}x",
+            f"- engine time / floor time: {r['engine_time_over_floor']:.2f}x",
+            f"- top-10 agreement with HF: {a['agree_pct']:.1f}% ({a['exact_pct']:.1f}% identical, "
+            f"{a['tie_only_pct']:.1f}% differing only among equal scores)",
+            f"- valid items: engine {r['engine_valid_pct']:.1f}%, HF {r['hf_valid_pct']:.1f}%",
+            "",
+        ]
         f64 = r.get("agreement_vs_hf_float64")
         if f64:
-            lines[-1:] = [f"- top-10 agreement with HF, model forward in float64 (same users; both methods take a "
-                          f"float32 log-softmax, as `generate` does): {f64['agree_pct']:.1f}% "
-                          f"({f64['exact_pct']:.1f}% identical), largest score difference "
-                          f"{f64['max_abs_score_diff']:.2e}", ""]  # fmt: skip
-    lines.append("Per-user times of the batched methods are batch time / batch size. Other processes may "
-                 "share the CPU.")  # fmt: skip
+            lines[-1:] = [
+                f"- top-10 agreement with HF, model forward in float64 (same users; both methods take a "
+                f"float32 log-softmax, as `generate` does): {f64['agree_pct']:.1f}% "
+                f"({f64['exact_pct']:.1f}% identical), largest score difference "
+                f"{f64['max_abs_score_diff']:.2e}",
+                "",
+            ]
+    lines.append(
+        "Per-user times of the batched methods are batch time / batch size. Other processes may "
+        "share the CPU."
+    )
     for name, text in (
         ("decoding.json", json.dumps(report, indent=2)),
         ("decoding.md", "\n".join(lines) + "\n"),

@@ -18,26 +18,19 @@ import argparse
 import json
 import os
 import platform
-import sys
 from pathlib import Path
 from typing import Any
 
-# `python benchmarks/generative.py` puts benchmarks/ first on sys.path, where benchmarks/tokenizers.py
-# would shadow the `tokenizers` package that transformers imports: drop that entry before importing.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+import pandas as pd
+import torch
 
-sys.path.append(str(Path(__file__).parent))  # sibling modules, after every installed package
-
-import pandas as pd  # noqa: E402
-import torch  # noqa: E402
-
-from genrec.evaluation.evaluator import evaluate  # noqa: E402
-from genrec.io.files import write_json_atomic  # noqa: E402
-from genrec.training.config import load_config  # noqa: E402
-from genrec.training.provenance import config_sha  # noqa: E402
-from genrec.workflows.train import train_and_evaluate  # noqa: E402
-from measured_at import current_commit  # noqa: E402
-from seed_stats import mean_and_std  # noqa: E402
+from genrec.evaluation.evaluator import evaluate
+from genrec.io.files import write_json_atomic
+from genrec.training.config import load_config
+from genrec.training.provenance import config_sha
+from genrec.workflows.train import train_and_evaluate
+from measured_at import current_commit
+from seed_stats import mean_and_std
 
 RESULTS = Path(__file__).parent / "results" / "generative"
 PER_USER = RESULTS / "per_user"
@@ -125,7 +118,8 @@ def keep_per_user(run_dir: Path, stem: str, seed: int) -> str | None:
     return str(target.relative_to(RESULTS))
 
 
-def main() -> None:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line: the row (dataset, ids, backbone), its seeds, and ``--set`` config values."""
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -146,19 +140,24 @@ def main() -> None:
         default=0,
         help="test on this many test users drawn at random (seed 0) instead of all; the row says so (0: all)",
     )
-    parser.add_argument("--override", action="append", default=[], help="section.key=value (repeatable)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="DOTTED.KEY=VALUE")
     parser.add_argument("--work-dir", type=Path, default=Path("runs/benchmarks"))
+    return parser
+
+
+def main() -> None:
+    parser = build_parser()
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     recipe = recipe_name(args.dataset, args.ids, args.backbone)
-    overrides = [*args.override, f"training.num_threads={args.threads}"]
+    overrides = [*args.overrides, f"training.num_threads={args.threads}"]
     if args.max_minutes:
         overrides.append(f"training.max_minutes={args.max_minutes}")
     RESULTS.mkdir(parents=True, exist_ok=True)
     sha = config_sha(recipe, overrides)
     if sha is None:
-        parser.error(f"recipe {recipe!r} with overrides {args.override} does not load")
+        parser.error(f"recipe {recipe!r} with --set {args.overrides} does not load")
     # the training loop (accelerate) runs on a GPU when one is visible, and such rows live apart
     accelerator = "cuda" if torch.cuda.is_available() else "cpu"
     machine = {"platform": platform.platform(), "cpus": os.cpu_count(), "torch_threads": args.threads}

@@ -17,7 +17,6 @@ import argparse
 import importlib.util
 import os
 import platform
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -27,7 +26,6 @@ import torch
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 HERE = Path(__file__).resolve().parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
 RESULTS = HERE / "results"
 BEAMS, K = 20, 10
 
@@ -82,15 +80,22 @@ def measure(kind: str, n_users: int, batch: int, seed: int) -> dict[str, Any]:
         for a, b in zip(out["in_place"], out["dynamic_cache"], strict=True):
             identical += a.items == b.items
             max_diff = max(max_diff, float(np.max(np.abs(np.subtract(a.scores, b.scores)))))
-        print(f"{kind}: {start + len(chunk)}/{len(prompts)} users, in-place {times['in_place']:.1f} s, "
-              f"DynamicCache {times['dynamic_cache']:.1f} s", flush=True)  # fmt: skip
+        print(
+            f"{kind}: {start + len(chunk)}/{len(prompts)} users, in-place {times['in_place']:.1f} s, "
+            f"DynamicCache {times['dynamic_cache']:.1f} s",
+            flush=True,
+        )
     return {
-        "users": n_users, "batch_size": batch, "trie_items": len(trie), "trie_depth": trie.max_depth,
+        "users": n_users,
+        "batch_size": batch,
+        "trie_items": len(trie),
+        "trie_depth": trie.max_depth,
         "prompt_tokens_mean": float(np.mean([len(p) for p in prompts])),
         "ms_per_user": {m: 1000 * t / n_users for m, t in times.items()},
         "speedup": times["dynamic_cache"] / times["in_place"],
-        "identical_top10_pct": 100 * identical / n_users, "max_abs_score_diff": max_diff,
-    }  # fmt: skip
+        "identical_top10_pct": 100 * identical / n_users,
+        "max_abs_score_diff": max_diff,
+    }
 
 
 def main() -> None:
@@ -104,26 +109,43 @@ def main() -> None:
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     report: dict[str, Any] = {
-        "config": {**vars(args), "beams": BEAMS, "k": K, "model": "SmolLM2-135M-Instruct", "torch": torch.__version__},
+        "config": {
+            **vars(args),
+            "beams": BEAMS,
+            "k": K,
+            "model": "SmolLM2-135M-Instruct",
+            "torch": torch.__version__,
+        },
         "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "torch_threads": args.threads},
-    }  # fmt: skip
+    }
     for kind, n, batch in (
         ("semantic", args.users, args.batch_size),
         ("title", args.title_users, args.title_batch_size),
     ):
         report[kind] = measure(kind, n, batch, args.seed)
-    lines = ["# KV cache: in-place beam-search cache vs DynamicCache", "",
-             f"Command: `python benchmarks/kv_cache.py --users {args.users} --title-users {args.title_users} "
-             f"--batch-size {args.batch_size} --title-batch-size {args.title_batch_size} --threads {args.threads}`", f"Machine: {report['machine']}", "",
-             "| identifiers | users | prompt tokens | trie depth | in-place ms/user | DynamicCache ms/user | speed-up "
-             "| identical top-10 | max score diff |", "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    lines = [
+        "# KV cache: in-place beam-search cache vs DynamicCache",
+        "",
+        f"Command: `python benchmarks/kv_cache.py --users {args.users} --title-users {args.title_users} "
+        f"--batch-size {args.batch_size} --title-batch-size {args.title_batch_size} --threads {args.threads}`",
+        f"Machine: {report['machine']}",
+        "",
+        "| identifiers | users | prompt tokens | trie depth | in-place ms/user | DynamicCache ms/user | speed-up "
+        "| identical top-10 | max score diff |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     for kind in ("semantic", "title"):
         r = report[kind]
-        lines.append(f"| {kind} | {r['users']} | {r['prompt_tokens_mean']:.0f} | {r['trie_depth']} | "
-                     f"{r['ms_per_user']['in_place']:.0f} | {r['ms_per_user']['dynamic_cache']:.0f} | "
-                     f"{r['speedup']:.2f}x | {r['identical_top10_pct']:.0f}% | {r['max_abs_score_diff']:.1e} |")  # fmt: skip
-    lines += ["", "Both methods run alternately on the same batches in one process; other processes may share "
-              "the CPU. The title model is untrained (its searches run longer than a fine-tuned model's)."]  # fmt: skip
+        lines.append(
+            f"| {kind} | {r['users']} | {r['prompt_tokens_mean']:.0f} | {r['trie_depth']} | "
+            f"{r['ms_per_user']['in_place']:.0f} | {r['ms_per_user']['dynamic_cache']:.0f} | "
+            f"{r['speedup']:.2f}x | {r['identical_top10_pct']:.0f}% | {r['max_abs_score_diff']:.1e} |"
+        )
+    lines += [
+        "",
+        "Both methods run alternately on the same batches in one process; other processes may share "
+        "the CPU. The title model is untrained (its searches run longer than a fine-tuned model's).",
+    ]
     from genrec.io.files import write_json_atomic, write_text_atomic
 
     write_json_atomic(RESULTS / "kv_cache.json", report)

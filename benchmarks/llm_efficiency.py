@@ -23,30 +23,51 @@ import sys
 from pathlib import Path
 from typing import Any
 
-# `python benchmarks/x.py` puts benchmarks/ first on sys.path; keep it from shadowing installed packages.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
-
-from genrec.io.files import write_json_atomic, write_text_atomic  # noqa: E402
-from genrec.training.provenance import config_sha  # noqa: E402
-from genrec.workflows.train import train_command  # noqa: E402
+from genrec.io.files import write_json_atomic, write_text_atomic
+from genrec.training.provenance import config_sha
+from genrec.workflows.train import train_command
 
 RESULTS = Path(__file__).parent / "results"
 #: variant -> (what it switches, overrides on top of the recipe)
 VARIANTS: dict[str, tuple[str, list[str]]] = {
-    "base": ("the recipe as shipped (atomic: 8 of 30 layers, full fine-tune, bf16, short packed prompt, token rows from title + collaborative vector, dropout 0.2)", []),
+    "base": (
+        "the recipe as shipped (atomic: 8 of 30 layers, full fine-tune, bf16, short packed prompt, token rows from title + collaborative vector, dropout 0.2)",
+        [],
+    ),
     "layers-4": ("keep the first 4 layers", ["backbone.keep_layers=4"]),
     "layers-16": ("keep the first 16 layers", ["backbone.keep_layers=16"]),
     "layers-all": ("all 30 layers", ["backbone.keep_layers=0"]),
-    "lora": ("LoRA r16 (+ new token rows) instead of full fine-tuning", ["backbone.finetune=lora", "training.lr=0.002"]),
-    "sampled-2": ("sampled budget: 2 targets per user per epoch", ["training.prefixes=sampled", "training.sample_budget=2"]),
+    "lora": (
+        "LoRA r16 (+ new token rows) instead of full fine-tuning",
+        ["backbone.finetune=lora", "training.lr=0.002"],
+    ),
+    "sampled-2": (
+        "sampled budget: 2 targets per user per epoch",
+        ["training.prefixes=sampled", "training.sample_budget=2"],
+    ),
     "chat-prompt": ("chat template + one-sentence instruction (longer prompt)", ["prompt=sequence"]),
-    "titles-in-prompt": ("each history item followed by its title (longer prompts)", ["prompt=sequence-titles"]),
+    "titles-in-prompt": (
+        "each history item followed by its title (longer prompts)",
+        ["prompt=sequence-titles"],
+    ),
     "fp32": ("bf16 autocast off", ["training.autocast_bf16=false"]),
-    "identifier-loss": ("softmax over identifier tokens only at targets (skips the 49k-row text head)", ["training.loss_vocabulary=identifiers"]),
-    "random-token-init": ("new token rows random instead of from item text", ["backbone.init_new_tokens=random"]),
-    "title-token-init": ("new token rows from the item's title only (no collaborative vector)", ["backbone.init_new_tokens=text"]),
-    "no-dropout": ("hidden_dropout 0 instead of 0.2 (same steps, less regularisation)", ["backbone.hidden_dropout=0.0"]),
-}  # fmt: skip
+    "identifier-loss": (
+        "softmax over identifier tokens only at targets (skips the 49k-row text head)",
+        ["training.loss_vocabulary=identifiers"],
+    ),
+    "random-token-init": (
+        "new token rows random instead of from item text",
+        ["backbone.init_new_tokens=random"],
+    ),
+    "title-token-init": (
+        "new token rows from the item's title only (no collaborative vector)",
+        ["backbone.init_new_tokens=text"],
+    ),
+    "no-dropout": (
+        "hidden_dropout 0 instead of 0.2 (same steps, less regularisation)",
+        ["backbone.hidden_dropout=0.0"],
+    ),
+}
 
 
 def _recipe(dataset: str, ids: str) -> str:
@@ -57,10 +78,11 @@ def _recipe(dataset: str, ids: str) -> str:
 def markdown(payload: dict[str, Any]) -> str:
     lines = [
         f"# SmolLM2 efficiency switches — {payload['dataset']}, seed {payload['seed']}, "
-        f"{payload['minutes']} min budget each", "",
+        f"{payload['minutes']} min budget each",
+        "",
         "| variant | switch | test HR@10 | test NDCG@10 | validity | best valid NDCG@10 | steps | tokens/s | train s | stopped |",
         "|---|---|---|---|---|---|---|---|---|---|",
-    ]  # fmt: skip
+    ]
     recipe = _recipe(payload["dataset"], payload.get("ids", "atomic"))
     current = {
         key: run.get("config_sha") == config_sha(recipe, run["overrides"])
@@ -83,9 +105,13 @@ def markdown(payload: dict[str, Any]) -> str:
         )
     m = payload["machine"]
     platforms = sorted({run.get("machine", "not recorded") for run in payload["runs"].values()})
-    lines += ["", f"Machine: {m['cpus']} CPUs, {m['threads']} torch threads; runs made on "
-              f"{'; '.join(platforms)}.", "\"(older recipe)\": the recipe changed since that run; its switch "
-              "column says what it trained.", f"Last command: `{payload['command']}`", ""]  # fmt: skip
+    lines += [
+        "",
+        f"Machine: {m['cpus']} CPUs, {m['threads']} torch threads; runs made on {'; '.join(platforms)}.",
+        '"(older recipe)": the recipe changed since that run; its switch column says what it trained.',
+        f"Last command: `{payload['command']}`",
+        "",
+    ]
     return "\n".join(lines)
 
 
@@ -127,10 +153,14 @@ def main(argv: list[str] | None = None) -> int:
     suffix = "" if args.threads == 2 else f"-{args.threads}threads"
     stem = RESULTS / f"llm_efficiency-{args.dataset}-{args.ids}{suffix}"
     payload: dict[str, Any] = {
-        "dataset": args.dataset, "ids": args.ids, "seed": args.seed, "minutes": args.minutes, "runs": {},
+        "dataset": args.dataset,
+        "ids": args.ids,
+        "seed": args.seed,
+        "minutes": args.minutes,
+        "runs": {},
         "command": "python " + " ".join(sys.argv),
         "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "threads": args.threads},
-    }  # fmt: skip
+    }
     if stem.with_suffix(".json").is_file():
         previous = json.loads(stem.with_suffix(".json").read_text())
         if (previous["seed"], previous["minutes"], previous.get("ids")) == (
@@ -143,9 +173,11 @@ def main(argv: list[str] | None = None) -> int:
     trained: set[str] = set()
     for name in args.variants:
         overrides = [
-            *VARIANTS[name][1], f"training.max_minutes={args.minutes}", f"training.num_threads={args.threads}",
+            *VARIANTS[name][1],
+            f"training.max_minutes={args.minutes}",
+            f"training.num_threads={args.threads}",
             "training.progress=false",
-        ]  # fmt: skip
+        ]
         sha = config_sha(recipe, overrides)
         kept = payload["runs"].get(name)
         if kept is not None and kept.get("config_sha") == sha:

@@ -18,15 +18,13 @@ import sys
 import time
 from pathlib import Path
 
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+import torch
 
-import torch  # noqa: E402
-
-from genrec.io.files import write_json_atomic, write_text_atomic  # noqa: E402
-from genrec.training.config import BackboneConfig  # noqa: E402
-from genrec.training.examples import IGNORE  # noqa: E402
-from genrec.training.losses import identifier_loss, identifier_vocabulary, target_loss  # noqa: E402
-from genrec.training.pretrained import build_pretrained_backbone  # noqa: E402
+from genrec.io.files import write_json_atomic, write_text_atomic
+from genrec.training.config import BackboneConfig
+from genrec.training.examples import IGNORE
+from genrec.training.losses import identifier_loss, identifier_vocabulary, target_loss
+from genrec.training.pretrained import build_pretrained_backbone
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -46,8 +44,9 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     tokens = [f"<item_{i}>" for i in range(args.items)]
-    cfg = BackboneConfig(kind="pretrained", path="smollm2", keep_layers=args.layers, finetune="full",
-                         init_new_tokens="random")  # fmt: skip
+    cfg = BackboneConfig(
+        kind="pretrained", path="smollm2", keep_layers=args.layers, finetune="full", init_new_tokens="random"
+    )
     model, tokenizer = build_pretrained_backbone(cfg, tokens, seed=0)
     new = torch.tensor(tokenizer.convert_tokens_to_ids(tokens))
     vocabulary = identifier_vocabulary([[int(t)] for t in new])
@@ -75,11 +74,13 @@ def main() -> None:
                 times[name].append(time.perf_counter() - start)
     median = {name: statistics.median(v) for name, v in times.items()}
     payload = {
-        "args": vars(args), "step_s": times, "median_step_s": median,
+        "args": vars(args),
+        "step_s": times,
+        "median_step_s": median,
         "speedup": median["full"] / median["identifiers"],
         "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "torch": torch.__version__},
         "command": "python " + " ".join(sys.argv),
-    }  # fmt: skip
+    }
     md = (
         f"# SmolLM2 training step: full-vocabulary vs identifier-vocabulary loss\n\n"
         f"{args.layers} layers, {args.items} identifier tokens, batch {args.batch}x{args.length}, "

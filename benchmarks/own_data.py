@@ -19,12 +19,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-# `python benchmarks/own_data.py` puts benchmarks/ first on sys.path; see generative.py.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
-sys.path.append(str(Path(__file__).parent))  # sibling modules, after every installed package
-
-from genrec.data.stats import dataset_stats  # noqa: E402
-from measured_at import current_commit  # noqa: E402
+from genrec.data.stats import dataset_stats
+from measured_at import current_commit
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).parent / "results"
@@ -32,11 +28,19 @@ SPEC = "examples/own-data/shop.yaml"
 GENREC = str(Path(sys.executable).with_name("genrec"))
 #: The overrides docs/own-data.md gives `genrec train`: the recipe shrunk to 30 items and 40 users.
 TRAIN_OVERRIDES = (
-    f"data.dataset={SPEC}", "backbone.num_layers=2", "backbone.hidden_size=64",
-    "backbone.intermediate_size=256", "training.batch_size=32", "training.epochs=100",
-    "training.warmup_steps=20", "training.eval_every=50", "training.checkpoint_every=50",
-    "training.eval_users=40", "training.progress=false", "decoding.num_beams=10",
-)  # fmt: skip
+    f"data.dataset={SPEC}",
+    "backbone.num_layers=2",
+    "backbone.hidden_size=64",
+    "backbone.intermediate_size=256",
+    "training.batch_size=32",
+    "training.epochs=100",
+    "training.warmup_steps=20",
+    "training.eval_every=50",
+    "training.checkpoint_every=50",
+    "training.eval_users=40",
+    "training.progress=false",
+    "decoding.num_beams=10",
+)
 METRICS = ("hr@10", "ndcg@10", "coverage@10", "users")
 
 
@@ -80,8 +84,19 @@ def main() -> None:
                 "train_wall_s": training["wall_time_s"],
                 "test": test_metrics(out / recipe),
             }
-        seconds = run(["recommend", "--model", str(out / "office-atomic-compact" / "model"), "--users",
-                       "test", "-o", str(out / "recs.jsonl"), "-k", "5"])  # fmt: skip
+        seconds = run(
+            [
+                "recommend",
+                "--model",
+                str(out / "office-atomic-compact" / "model"),
+                "--users",
+                "test",
+                "-o",
+                str(out / "recs.jsonl"),
+                "-k",
+                "5",
+            ]
+        )
         lines = (out / "recs.jsonl").read_text().splitlines()
         rows["commands"]["recommend test"] = {"wall_s": seconds, "users": len(lines)}
     RESULTS.mkdir(exist_ok=True)

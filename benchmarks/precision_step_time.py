@@ -19,17 +19,15 @@ import sys
 import time
 from pathlib import Path
 
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+import torch
 
-import torch  # noqa: E402
-
-from genrec.data import leave_one_out, load_dataset  # noqa: E402
-from genrec.data.registry import default_data_dir  # noqa: E402
-from genrec.io.files import write_json_atomic, write_text_atomic  # noqa: E402
-from genrec.recommenders.generative import GenerativeRecommender  # noqa: E402
-from genrec.training.config import load_config  # noqa: E402
-from genrec.training.examples import bucket_batches, collate, epoch_rng  # noqa: E402
-from genrec.training.losses import target_loss  # noqa: E402
+from genrec.data import leave_one_out, load_dataset
+from genrec.data.registry import default_data_dir
+from genrec.io.files import write_json_atomic, write_text_atomic
+from genrec.recommenders.generative import GenerativeRecommender
+from genrec.training.config import load_config
+from genrec.training.examples import bucket_batches, collate, epoch_rng
+from genrec.training.losses import target_loss
 
 RESULTS = Path(__file__).parent / "results"
 PRECISIONS = ("float32", "bf16")
@@ -65,9 +63,12 @@ def main() -> None:
     model.train()
     rng = epoch_rng(config.seed, 0)
     examples = recommender.example_builder().build(
-        [list(s) for s in split.train_data().sequences], config.training.prefixes,
-        config.training.last_n, config.training.sample_budget, rng,
-    )  # fmt: skip
+        [list(s) for s in split.train_data().sequences],
+        config.training.prefixes,
+        config.training.last_n,
+        config.training.sample_budget,
+        rng,
+    )
     order = bucket_batches([len(e.input_ids) for e in examples], config.training.batch_size, rng)
     pad = int(recommender.lm_tokenizer.pad_token_id)
     batches = [collate([examples[i] for i in b], pad) for b in order[: args.steps + 3]]
@@ -92,17 +93,28 @@ def main() -> None:
                 tokens += int(batch["attention_mask"].sum())
         median = {p: statistics.median(v) for p, v in times.items()}
         mean_tokens = tokens / args.steps
-        rows.append({
-            "threads": threads, "median_step_s": median, "step_s": times,
-            "tokens_per_s": {p: mean_tokens / median[p] for p in PRECISIONS},
-            "speedup": median["float32"] / median["bf16"],
-        })  # fmt: skip
+        rows.append(
+            {
+                "threads": threads,
+                "median_step_s": median,
+                "step_s": times,
+                "tokens_per_s": {p: mean_tokens / median[p] for p in PRECISIONS},
+                "speedup": median["float32"] / median["bf16"],
+            }
+        )
     payload = {
-        "recipe": args.recipe, "batch_size": config.training.batch_size, "steps": args.steps, "rows": rows,
-        "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "torch": torch.__version__,
-                    "cpu_flags": _cpu_flags()},
+        "recipe": args.recipe,
+        "batch_size": config.training.batch_size,
+        "steps": args.steps,
+        "rows": rows,
+        "machine": {
+            "platform": platform.platform(),
+            "cpus": os.cpu_count(),
+            "torch": torch.__version__,
+            "cpu_flags": _cpu_flags(),
+        },
         "command": "python " + " ".join(sys.argv),
-    }  # fmt: skip
+    }
     lines = [
         f"# Training step: float32 vs bf16 autocast ({args.recipe})",
         "",

@@ -23,10 +23,24 @@ RUNNER = Path(__file__).with_name("recbole_runner.py")
 # torch from the project's pin; numpy<2 because RecBole 1.2.1 uses np.float_ (removed in NumPy 2).
 REQUIREMENTS = [
     ["torch==2.13.0"],
-    ["numpy==1.26.4", "scipy", "pandas", "tqdm", "pyyaml", "colorlog==4.7.2", "colorama==0.4.4", "tabulate",
-     "texttable", "psutil", "scikit-learn", "tensorboard", "thop", "plotly"],
+    [
+        "numpy==1.26.4",
+        "scipy",
+        "pandas",
+        "tqdm",
+        "pyyaml",
+        "colorlog==4.7.2",
+        "colorama==0.4.4",
+        "tabulate",
+        "texttable",
+        "psutil",
+        "scikit-learn",
+        "tensorboard",
+        "thop",
+        "plotly",
+    ],
     ["--no-deps", "recbole==1.2.1"],  # its ray/hyperopt extras are not needed to train one model
-]  # fmt: skip
+]
 
 
 def ensure_venv() -> Path:
@@ -67,16 +81,32 @@ def recbole_settings(
 ) -> dict[str, Any]:
     """RecBole config: its SASRec defaults (CE loss, max_len 50), our split and our validation metric."""
     return {
-        "dataset": dataset, "data_path": str(data_path), "seed": seed, "reproducibility": True,
-        "USER_ID_FIELD": "user_id", "ITEM_ID_FIELD": "item_id", "TIME_FIELD": "timestamp",
+        "dataset": dataset,
+        "data_path": str(data_path),
+        "seed": seed,
+        "reproducibility": True,
+        "USER_ID_FIELD": "user_id",
+        "ITEM_ID_FIELD": "item_id",
+        "TIME_FIELD": "timestamp",
         "load_col": {"inter": ["user_id", "item_id", "timestamp"]},
-        "user_inter_num_interval": "[0,inf)", "item_inter_num_interval": "[0,inf)",
+        "user_inter_num_interval": "[0,inf)",
+        "item_inter_num_interval": "[0,inf)",
         "eval_args": {"split": {"LS": "valid_and_test"}, "order": "TO", "mode": "full", "group_by": "user"},
-        "MAX_ITEM_LIST_LENGTH": 50, "loss_type": "CE", "train_neg_sample_args": None,
-        "metrics": ["Hit", "NDCG", "MRR"], "topk": [10, 20], "valid_metric": "NDCG@10",
-        "epochs": epochs, "train_batch_size": batch_size, "stopping_step": 10, "use_gpu": False, "device": "cpu", "show_progress": False,
-        "checkpoint_dir": str(data_path / "saved"), "threads": threads,
-    }  # fmt: skip
+        "MAX_ITEM_LIST_LENGTH": 50,
+        "loss_type": "CE",
+        "train_neg_sample_args": None,
+        "metrics": ["Hit", "NDCG", "MRR"],
+        "topk": [10, 20],
+        "valid_metric": "NDCG@10",
+        "epochs": epochs,
+        "train_batch_size": batch_size,
+        "stopping_step": 10,
+        "use_gpu": False,
+        "device": "cpu",
+        "show_progress": False,
+        "checkpoint_dir": str(data_path / "saved"),
+        "threads": threads,
+    }
 
 
 def run_recbole(
@@ -93,8 +123,10 @@ def run_recbole(
         cfg_path.write_text(json.dumps(recbole_settings(name, root, seed, epochs, threads, batch_size)))
         proc = subprocess.run(
             [python, str(RUNNER), str(cfg_path), str(out_path)],
-            capture_output=True, text=True, cwd=root,  # RecBole writes log/ and log_tensorboard/ into cwd
-        )  # fmt: skip
+            capture_output=True,
+            text=True,
+            cwd=root,  # RecBole writes log/ and log_tensorboard/ into cwd
+        )
         if proc.returncode != 0:
             raise GenrecError(f"RecBole run failed:\n{proc.stderr[-3000:]}")
         out: dict[str, Any] = json.loads(out_path.read_text())

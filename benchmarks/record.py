@@ -16,19 +16,14 @@ ranker, the shipped recipes) are listed, each one, and the screens live in ``res
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-# `python benchmarks/record.py` puts benchmarks/ first on sys.path; see generative.py.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
-sys.path.append(str(Path(__file__).parent))  # sibling modules, after every installed package
-
-from genrec.training.config import load_config  # noqa: E402
-from genrec.training.provenance import config_sha  # noqa: E402
-from seed_stats import format_mean_std, mean_and_std  # noqa: E402
+from genrec.training.config import load_config
+from genrec.training.provenance import config_sha
+from seed_stats import format_mean_std, mean_and_std
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).parent / "results"
@@ -130,7 +125,7 @@ def generative_command(payload: dict[str, Any], seeds: list[int]) -> tuple[str, 
         elif key == "training.max_minutes":
             budget = float(value)
         else:
-            parts.append(f"--override {override}")
+            parts.append(f"--set {override}")
     budget = budget or float(load_config(recipe).training.max_minutes)
     if budget:  # part of the row's identity: carried explicitly (the same config as the recipe's own value)
         parts.append(f"--max-minutes {budget:g}")

@@ -14,24 +14,19 @@ history excluded; the test users are never touched). Writes
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import platform
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
-# `python benchmarks/...` puts benchmarks/ first on sys.path; see generative.py.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+import torch
 
-import torch  # noqa: E402
-
-from genrec.data import leave_one_out, load_dataset  # noqa: E402
-from genrec.data.split import EvalSet  # noqa: E402
-from genrec.evaluation.evaluator import evaluate  # noqa: E402
-from genrec.io.files import write_json_atomic, write_text_atomic  # noqa: E402
-from genrec.recommenders.generative import GenerativeRecommender  # noqa: E402
+from genrec.data import leave_one_out, load_dataset
+from genrec.data.split import EvalSet
+from genrec.evaluation.evaluator import evaluate
+from genrec.io.files import write_json_atomic, write_text_atomic
+from genrec.recommenders.generative import GenerativeRecommender
 
 RESULTS = Path(__file__).parent / "results" / "search_temperature"
 COLUMNS = ("hr@5", "ndcg@5", "hr@10", "ndcg@10")
@@ -50,15 +45,22 @@ def temperature_rows(
     try:
         for t in temperatures:
             for beams in num_beams or [trained.decoding.num_beams]:
-                rec.config = dataclasses.replace(
-                    trained,
-                    training=dataclasses.replace(trained.training, loss_temperature=t),
-                    decoding=dataclasses.replace(trained.decoding, num_beams=beams),
+                rec.config = trained.model_copy(
+                    update={
+                        "training": trained.training.model_copy(update={"loss_temperature": t}),
+                        "decoding": trained.decoding.model_copy(update={"num_beams": beams}),
+                    }
                 )
                 start = time.perf_counter()
                 metrics = evaluate(rec, valid, k_max=10).metrics
-                rows.append({"search_temperature": t, "num_beams": beams, **{c: metrics[c] for c in COLUMNS},
-                             "seconds": time.perf_counter() - start})  # fmt: skip
+                rows.append(
+                    {
+                        "search_temperature": t,
+                        "num_beams": beams,
+                        **{c: metrics[c] for c in COLUMNS},
+                        "seconds": time.perf_counter() - start,
+                    }
+                )
                 print(rows[-1], flush=True)
     finally:
         rec.config = trained
@@ -104,12 +106,15 @@ def main() -> None:
         json.loads(out.read_text())["rows"] if out.is_file() else [], rows, trained.decoding.num_beams
     )
     payload = {
-        "model_dir": str(args.model_dir), "dataset": trained.data.dataset,
+        "model_dir": str(args.model_dir),
+        "dataset": trained.data.dataset,
         "trained_loss_temperature": trained.training.loss_temperature,
-        "trained_num_beams": trained.decoding.num_beams, "split": "validation",
-        "users": len(valid.users), "rows": rows,
+        "trained_num_beams": trained.decoding.num_beams,
+        "split": "validation",
+        "users": len(valid.users),
+        "rows": rows,
         "machine": {"platform": platform.platform(), "torch_threads": args.threads},
-    }  # fmt: skip
+    }
     lines = [
         f"## {run}: search temperature and beam width (validation, {len(valid.users)} users; trained at "
         f"T={trained.training.loss_temperature}, searched at {trained.decoding.num_beams} beams)",
@@ -119,9 +124,10 @@ def main() -> None:
     ]
     for r in rows:
         lines.append(
-            f"| {r['search_temperature']:g} | {r['num_beams']} | " + " | ".join(f"{r[c]:.4f}" for c in COLUMNS)
+            f"| {r['search_temperature']:g} | {r['num_beams']} | "
+            + " | ".join(f"{r[c]:.4f}" for c in COLUMNS)
             + f" | {r['seconds']:.0f} |"
-        )  # fmt: skip
+        )
     RESULTS.mkdir(parents=True, exist_ok=True)
     write_json_atomic(out, payload)
     write_text_atomic(RESULTS / f"{run}.md", "\n".join(lines) + "\n")

@@ -48,7 +48,7 @@ def _dump(payload: Any) -> str:
 
 
 def _script(name: str) -> Any:
-    """The benchmark script ``benchmarks/<name>.py`` as a module (they filter sys.path as they load)."""
+    """The benchmark script ``benchmarks/<name>.py`` as a module, loaded by path under a name of its own."""
     spec = importlib.util.spec_from_file_location(f"{name}_script", Path(__file__).parent / f"{name}.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)

@@ -35,11 +35,7 @@ from typing import Any
 import httpx
 import numpy as np
 
-# `python benchmarks/serve_load.py` puts benchmarks/ first on sys.path; see generative.py.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
-sys.path.append(str(Path(__file__).parent))  # sibling modules, after every installed package
-
-from serve_mixed import drive_mixed, mixed_markdown, run_clients  # noqa: E402
+from serve_mixed import drive_mixed, mixed_markdown, run_clients
 
 MAX_DURATION_S = 600.0
 
@@ -261,6 +257,29 @@ def markdown(result: dict[str, Any]) -> str:
     return head + "\n".join(rows) + f"\n\nSpeed-up of micro-batching: **{result['speedup']}x**.\n"
 
 
+def _settings(args: argparse.Namespace) -> dict[str, Any]:
+    """The load and server settings a result records, the same for both workloads."""
+    return {
+        "dataset": args.dataset,
+        "clients": args.clients,
+        "duration_s": args.duration,
+        "warmup_s": args.warmup,
+        "k": args.k,
+        "max_batch_size": args.max_batch_size,
+        "max_wait_ms": args.max_wait_ms,
+        "threads": args.threads,
+        "seed": args.seed,
+    }
+
+
+def _provenance(command: str) -> dict[str, str]:
+    """Where and how a result was measured."""
+    return {
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}",
+        "command": command,
+    }
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parse_args(argv)
     args.output.mkdir(parents=True, exist_ok=True)
@@ -284,13 +303,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         return write_mixed(args, info, modes, command)
     on, off = modes["micro-batching on"]["throughput_rps"], modes["micro-batching off"]["throughput_rps"]
     result = {
-        "dataset": args.dataset, "clients": args.clients, "duration_s": args.duration, "warmup_s": args.warmup,
-        "k": args.k, "max_batch_size": args.max_batch_size, "max_wait_ms": args.max_wait_ms,
-        "threads": args.threads, "seed": args.seed, "model_info": info, "modes": modes,
+        **_settings(args),
+        "model_info": info,
+        "modes": modes,
         "speedup": round(on / off, 2) if off else None,
-        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}",
-        "command": command,
-    }  # fmt: skip
+        **_provenance(command),
+    }
     (args.output / "serve_load.json").write_text(json.dumps(result, indent=1) + "\n")
     (args.output / "serve_load.md").write_text(markdown(result))
     print(markdown(result))
@@ -304,21 +322,12 @@ def write_mixed(
     on, off = (modes[m]["reads"]["throughput_rps"] for m in ("micro-batching on", "micro-batching off"))
     result = {
         "workload": "mixed",
-        "dataset": args.dataset,
-        "clients": args.clients,
-        "duration_s": args.duration,
-        "warmup_s": args.warmup,
+        **_settings(args),
         "write_share": args.write_share,
-        "k": args.k,
-        "max_batch_size": args.max_batch_size,
-        "max_wait_ms": args.max_wait_ms,
-        "threads": args.threads,
-        "seed": args.seed,
         "model_info": info,
         "modes": modes,
         "read_speedup": round(on / off, 2) if off else None,
-        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}",
-        "command": command,
+        **_provenance(command),
     }
     (args.output / "serve_load_mixed.json").write_text(json.dumps(result, indent=1) + "\n")
     (args.output / "serve_load_mixed.md").write_text(mixed_markdown(result))

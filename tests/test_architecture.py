@@ -18,7 +18,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "genrec"
 #: Bottom to top. Keep docs/architecture.md's picture in step with this list.
 LAYERS: list[set[str]] = [
     {"errors"},
-    {"assets"},
+    {"assets", "config"},
     {"data"},
     {"io"},
     {"prompts", "decoding", "tokenizers"},

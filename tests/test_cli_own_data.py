@@ -10,18 +10,12 @@ import pytest
 from typer.testing import CliRunner
 
 from genrec.cli import app
+from tiny_train import tiny_train_sets
 
 runner = CliRunner()
 REPO = Path(__file__).resolve().parents[1]
 SPEC = "examples/own-data/shop.yaml"  # relative to the repository root, as a user would type it
 USERS = 40
-
-TINY_TRAIN = [
-    f"data.dataset={SPEC}", "backbone.num_layers=1", "backbone.hidden_size=16", "backbone.num_heads=2",
-    "backbone.intermediate_size=32", "training.max_steps=2", "training.batch_size=32",
-    "training.eval_every=0", "training.progress=false", "training.num_threads=1", "training.eval_users=10",
-    "decoding.num_beams=5",
-]  # fmt: skip
 
 
 def recommend(model_dir: Path, users: str, output: Path) -> list[dict[str, Any]]:
@@ -65,8 +59,7 @@ def test_tokenize_atomic_on_own_data(tmp_path: Path, monkeypatch: pytest.MonkeyP
 def test_train_on_own_data_then_recommend(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(REPO)
     args = ["train", "office-atomic-compact", "-o", str(tmp_path / "run"), "--no-test"]
-    for value in TINY_TRAIN:
-        args += ["--set", value]
+    args += tiny_train_sets(SPEC, eval_users=10)
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     config = (tmp_path / "run" / "config.yaml").read_text()

@@ -35,7 +35,11 @@ DataDirOption = Annotated[
 SeedOption = Annotated[int, typer.Option("--seed", help="Random seed (every run is reproducible).")]
 SetOption = Annotated[
     list[str] | None,
-    typer.Option("--set", help="A config value as key=value (repeatable), e.g. --set loss=bce."),
+    typer.Option(
+        "--set",
+        help="A config value as dotted.key=value, the value read as YAML (repeatable): e.g. --set loss=bce "
+        "(evaluate), --set training.lr=0.002 (train), --set codebook_size=128 (tokenize).",
+    ),
 ]
 DATASET_HELP = (
     "ml-100k, office, scientific, beauty, or a data spec: your own .csv/.tsv/.parquet interactions file "
@@ -158,9 +162,16 @@ def evaluate(
     from genrec.workflows.evaluate import evaluate_command
 
     metrics = evaluate_command(
-        dataset, model, output_dir, seed=seed, data_dir=data_dir, overrides=values or [],
-        exclude_history=not include_history, load_dir=load_dir, k_max=k_max,
-    )  # fmt: skip
+        dataset,
+        model,
+        output_dir,
+        seed=seed,
+        data_dir=data_dir,
+        overrides=values or [],
+        exclude_history=not include_history,
+        load_dir=load_dir,
+        k_max=k_max,
+    )
     _print_metrics(f"{model} on {dataset} (test)", metrics["test"])
     console.print(f"run directory: {output_dir}")
 
@@ -201,11 +212,11 @@ def tokenize(
     values: SetOption = None,
 ) -> None:
     """Fit an item tokenizer and write its identifiers plus a stats report (stats.json, stats.md)."""
-    from genrec.recommenders.config import parse_overrides
+    from genrec.config import apply_overrides
     from genrec.workflows.tokenize import stats_markdown, tokenize_command
 
     stats = tokenize_command(
-        dataset, tokenizer, output_dir, seed, data_dir=data_dir, options=parse_overrides(values or [])
+        dataset, tokenizer, output_dir, seed, data_dir=data_dir, options=apply_overrides({}, values or [])
     )
     console.print(stats_markdown(f"{tokenizer} identifiers for {dataset}", stats), markup=False)
     console.print(f"identifiers written to {output_dir}")
@@ -274,9 +285,14 @@ def recommend(
     from genrec.serving.batch import recommend_command
 
     summary = recommend_command(
-        model_dir, output, users_from, k=k, batch_size=batch_size,
-        exclude_history=not include_history, data_dir=data_dir,
-    )  # fmt: skip
+        model_dir,
+        output,
+        users_from,
+        k=k,
+        batch_size=batch_size,
+        exclude_history=not include_history,
+        data_dir=data_dir,
+    )
     console.print(json.dumps(summary))
 
 

@@ -53,8 +53,17 @@ def test_a_worse_best_checkpoint_is_replaced_by_the_final_weights(tmp_path: Path
 def test_the_table_averages_the_seeds_of_each_row() -> None:
     def row(run: str, seed: int, ndcg: float) -> dict[str, object]:
         test = {"hr@5": 0.5, "ndcg@5": ndcg, "hr@10": 0.5, "ndcg@10": ndcg}
-        return {"run": run, "seed": seed, "validation_users": 9, "best_step": 4, "final_step": 8,
-                "best": 0.1, "final": 0.2, "kept": "final", "test": test}  # fmt: skip
+        return {
+            "run": run,
+            "seed": seed,
+            "validation_users": 9,
+            "best_step": 4,
+            "final_step": 8,
+            "best": 0.1,
+            "final": 0.2,
+            "kept": "final",
+            "test": test,
+        }
 
     rows = [row("r-seed0-abc", 0, 0.1), row("r-seed1-abc", 1, 0.3), row("r-seed0-def", 0, 0.2)]
     markdown = load_script("confirm_checkpoints").table("toy", rows)

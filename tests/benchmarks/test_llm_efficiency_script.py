@@ -51,10 +51,14 @@ def test_markdown_marks_runs_of_an_older_recipe(script: ModuleType) -> None:
     budget = ["training.max_minutes=1.0", "training.num_threads=1", "training.progress=false"]
     current = config_sha("office-atomic-smollm2", budget)
     payload = {
-        "dataset": "office", "ids": "atomic", "seed": 0, "minutes": 1.0, "command": "x",
+        "dataset": "office",
+        "ids": "atomic",
+        "seed": 0,
+        "minutes": 1.0,
+        "command": "x",
         "machine": {"cpus": 2, "threads": 1},
         "runs": {"base": _run(current, budget), "lora@0ld": {**_run("0ld", budget), "switch": "LoRA then"}},
-    }  # fmt: skip
+    }
     rows = {
         line.split(" | ")[0]: line for line in script.markdown(payload).splitlines() if line.startswith("| ")
     }
@@ -66,14 +70,18 @@ def test_markdown_lists_current_runs_in_variant_order_then_older_ones(script: Mo
     budget = ["training.max_minutes=1.0", "training.num_threads=1", "training.progress=false"]
     lora = [*script.VARIANTS["lora"][1], *budget]
     payload = {
-        "dataset": "office", "ids": "atomic", "seed": 0, "minutes": 1.0, "command": "x",
+        "dataset": "office",
+        "ids": "atomic",
+        "seed": 0,
+        "minutes": 1.0,
+        "command": "x",
         "machine": {"cpus": 2, "threads": 1},
         "runs": {  # in the order two processes happened to write them
             "base@0ld": _run("0ld", budget),
             "lora": _run(config_sha("office-atomic-smollm2", lora), lora),
             "base": _run(config_sha("office-atomic-smollm2", budget), budget),
         },
-    }  # fmt: skip
+    }
     names = [line.split(" | ")[0] for line in script.markdown(payload).splitlines() if line.startswith("| ")]
     assert names[1:] == ["| base", "| lora", "| base@0ld (older recipe)"]  # after the header row
 

@@ -26,11 +26,18 @@ def test_rows_per_temperature_and_the_model_restored(tmp_path: Path) -> None:
         {
             "identifiers": {"kind": "prebuilt", "options": {"path": "index.json"}},
             "backbone": {"num_layers": 1, "hidden_size": 16, "num_heads": 2, "intermediate_size": 32},
-            "training": {"epochs": 3, "batch_size": 16, "eval_every": 0, "progress": False, "num_threads": 1,
-                         "checkpoint_every": 0, "loss_temperature": 0.5},
+            "training": {
+                "epochs": 3,
+                "batch_size": 16,
+                "eval_every": 0,
+                "progress": False,
+                "num_threads": 1,
+                "checkpoint_every": 0,
+                "loss_temperature": 0.5,
+            },
             "decoding": {"num_beams": 10},
         }
-    )  # fmt: skip
+    )
     # two tokens per item: a temperature re-weighs the steps (on one token it could not change a ranking)
     index = {f"i{i}": [f"<a_{i % 4}>", f"<b_{i // 4}>"] for i in range(n_items)}
     (tmp_path / "index.json").write_text(json.dumps(index))
@@ -50,10 +57,14 @@ def test_rows_per_temperature_and_the_model_restored(tmp_path: Path) -> None:
 def test_rows_merge_with_earlier_ones_of_the_same_model() -> None:
     merge_rows = load_script("search_temperature").merge_rows
     earlier = [{"search_temperature": 1.0, "ndcg@10": 0.1}, {"search_temperature": 0.5, "ndcg@10": 0.2}]
-    new = [{"search_temperature": 0.5, "num_beams": 20, "ndcg@10": 0.3},
-           {"search_temperature": 0.5, "num_beams": 50, "ndcg@10": 0.4}]  # fmt: skip
+    new = [
+        {"search_temperature": 0.5, "num_beams": 20, "ndcg@10": 0.3},
+        {"search_temperature": 0.5, "num_beams": 50, "ndcg@10": 0.4},
+    ]
     merged = merge_rows(earlier, new, trained_num_beams=20)
     # (0.5, 20) re-measured replaces the earlier row written without a width; (1.0, 20) stays
     assert [(r["search_temperature"], r["num_beams"], r["ndcg@10"]) for r in merged] == [
-        (0.5, 20, 0.3), (0.5, 50, 0.4), (1.0, 20, 0.1)
-    ]  # fmt: skip
+        (0.5, 20, 0.3),
+        (0.5, 50, 0.4),
+        (1.0, 20, 0.1),
+    ]

@@ -18,8 +18,13 @@ class _OnMeta(torch.nn.Module):
         self.vocab = vocab
         self.seen: list[torch.device] = []
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, past_key_values: Any = None,
-                position_ids: torch.Tensor | None = None) -> dict[str, Any]:  # fmt: skip
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        past_key_values: Any = None,
+        position_ids: torch.Tensor | None = None,
+    ) -> dict[str, Any]:
         assert position_ids is not None
         self.seen += [input_ids.device, attention_mask.device, position_ids.device]
         batch, length = input_ids.shape

@@ -46,6 +46,8 @@ def test_gini() -> None:
 def test_coverage_validity_counts() -> None:
     items = np.array([[0, 1, -1], [1, 7, 2]])
     assert validity_rate(items, num_items=5) == pytest.approx(4 / 6)  # -1 and 7 are invalid
+    assert validity_rate(items, num_items=None) == pytest.approx(5 / 6)  # size unknown: only -1 is invalid
+    assert validity_rate(np.zeros((0, 3), dtype=np.int64), num_items=None) == 0.0
     assert recommendation_counts(items, 5, k=2).tolist() == [1, 2, 0, 0, 0]
     assert coverage_at_k(items, 5, k=2) == pytest.approx(2 / 5)
     assert coverage_at_k(items, 5, k=3) == pytest.approx(3 / 5)

@@ -10,7 +10,7 @@ import pytest
 
 from genrec.data.catalogue import Catalogue
 from genrec.data.split import EvalSet, TrainData
-from genrec.errors import GenrecError
+from genrec.errors import DataError, GenrecError
 from genrec.evaluation.evaluator import evaluate
 from genrec.recommenders.base import Recommender
 from genrec.recommenders.generative import GenerativeRecommender
@@ -104,6 +104,16 @@ def test_unfitted_and_bad_directories_raise() -> None:
         GenerativeRecommender(tiny_config()).recommend([[1]], k=3)
     with pytest.raises(GenrecError, match="not a saved generative recommender"):
         GenerativeRecommender.load(Path("/nonexistent"))
+
+
+def test_a_corrupt_run_file_is_an_error_naming_it(
+    fitted: tuple[GenerativeRecommender, EvalSet], tmp_path: Path
+) -> None:
+    rec, _ = fitted
+    rec.save(tmp_path / "run")
+    (tmp_path / "run" / "run.json").write_text('{"num_items": 30,', encoding="utf-8")
+    with pytest.raises(DataError, match=r"run\.json.*invalid JSON"):
+        GenerativeRecommender.load(tmp_path / "run")
 
 
 def test_prebuilt_multi_token_identifiers(tmp_path: Path) -> None:

@@ -37,7 +37,7 @@ def test_resumed_fit_loads_the_saved_identifiers_instead_of_fitting(
     train, valid = tiny_data()
     first = _fit(tmp_path / "run", train, valid)
     saved = tmp_path / "run" / IDENTIFIERS_DIR
-    assert saved.is_dir() and not list((tmp_path / "run").glob(".identifiers-*"))
+    assert saved.is_dir() and not list((tmp_path / "run").glob(".identifiers.*"))
 
     def refuse(*_args: object) -> None:
         raise AssertionError("identifiers were fitted again on resume")
@@ -70,7 +70,7 @@ def test_save_is_atomic_and_keeps_what_is_there(tmp_path: Path) -> None:
     train, _ = tiny_data(n_items=12)
     tokenizer = AtomicTokenizer()
     tokenizer.fit(train.catalogue, train.sequences, 0)
-    stale = tmp_path / ".identifiers-killed"
+    stale = tmp_path / ".identifiers.killed.tmp"
     stale.mkdir(parents=True)
     (stale / "partial.json").write_text("{")
     written = save_run_identifiers(tokenizer, tmp_path)

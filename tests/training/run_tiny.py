@@ -46,9 +46,15 @@ def make_trainer(output_dir: Path, max_steps: int, sharded: bool | None = None, 
     )
     model = build_compact_model(backbone, lm_tok, seed=0)
     opts: dict[str, Any] = {
-        "max_steps": max_steps, "batch_size": 8, "lr": 3e-3, "warmup_steps": 4, "checkpoint_every": 5,
-        "eval_every": 0, "progress": False, "num_threads": 1,
-    }  # fmt: skip
+        "max_steps": max_steps,
+        "batch_size": 8,
+        "lr": 3e-3,
+        "warmup_steps": 4,
+        "checkpoint_every": 5,
+        "eval_every": 0,
+        "progress": False,
+        "num_threads": 1,
+    }
     opts.update(training)
     builder = ExampleBuilder(item_ids, max_history=5, prefix=[int(lm_tok.bos_token_id)])
     seqs = sequences()
@@ -59,10 +65,17 @@ def make_trainer(output_dir: Path, max_steps: int, sharded: bool | None = None, 
         return {"ndcg@10": -loss, "hr@10": -loss}
 
     return Trainer(
-        model, builder, seqs, TrainingConfig(**opts), seed=0, output_dir=output_dir,
-        pad_token_id=int(lm_tok.pad_token_id), validate=validate if opts["eval_every"] else None,
-        rebuild=lambda: build_compact_model(backbone, lm_tok, seed=1), sharded=sharded,
-    )  # fmt: skip
+        model,
+        builder,
+        seqs,
+        TrainingConfig(**opts),
+        seed=0,
+        output_dir=output_dir,
+        pad_token_id=int(lm_tok.pad_token_id),
+        validate=validate if opts["eval_every"] else None,
+        rebuild=lambda: build_compact_model(backbone, lm_tok, seed=1),
+        sharded=sharded,
+    )
 
 
 def row_key(ids: torch.Tensor, mask: torch.Tensor) -> str:

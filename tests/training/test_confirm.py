@@ -52,8 +52,14 @@ def test_final_weights_are_kept_when_they_score_higher(run: Path) -> None:
     model, scored = holding(0.25), []
     out = confirm_best(model, run, best_step=10, final_step=30, score=by_weight(scored))
     assert scored == [0.25, 0.5]
-    assert out == {"metric": "ndcg@10", "best_step": 10, "best": 0.25, "final_step": 30, "final": 0.5,
-                   "kept": "final"}  # fmt: skip
+    assert out == {
+        "metric": "ndcg@10",
+        "best_step": 10,
+        "best": 0.25,
+        "final_step": 30,
+        "final": 0.5,
+        "kept": "final",
+    }
     assert torch.equal(model.weight, torch.full((1, 2), 0.5))
 
 

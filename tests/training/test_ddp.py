@@ -24,19 +24,30 @@ run_tiny = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(run_tiny)
 
 
-@pytest.mark.slow
-def test_two_cpu_processes_see_disjoint_data_and_write_one_checkpoint(tmp_path: Path) -> None:
+def launch_two_cpu_processes(port: int, *run_tiny_args: str) -> list[str]:
+    """The ``accelerate launch`` command running run_tiny.py with ``run_tiny_args`` as 2 CPU processes.
+
+    On a machine without GPUs, ``--multi_gpu`` starts torchrun-style workers and Accelerator picks
+    MULTI_CPU with the gloo backend (``--cpu`` alone starts a single process in accelerate 1.15).
+    """
     launcher = shutil.which("accelerate", path=str(Path(sys.executable).parent))
     assert launcher, "accelerate CLI not installed next to the interpreter"
+    options = {
+        "--num_processes": "2",
+        "--num_machines": "1",
+        "--mixed_precision": "no",
+        "--dynamo_backend": "no",
+        "--main_process_port": str(port),
+    }
+    flags = [part for option in options.items() for part in option]
+    return [launcher, "launch", "--multi_gpu", *flags, str(HERE / "run_tiny.py"), *run_tiny_args]
+
+
+@pytest.mark.slow
+def test_two_cpu_processes_see_disjoint_data_and_write_one_checkpoint(tmp_path: Path) -> None:
     out, record = tmp_path / "ddp", tmp_path / "rows"
     steps = 8  # one epoch of the tiny data: 16 batches of 8 = 8 steps per rank
-    cmd = [
-        # On a machine without GPUs, `--multi_gpu` starts torchrun-style workers and Accelerator picks
-        # MULTI_CPU with the gloo backend (`--cpu` alone starts a single process in accelerate 1.15).
-        launcher, "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
-        "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", "29517",
-        str(HERE / "run_tiny.py"), str(out), str(steps), "--record", str(record),
-    ]  # fmt: skip
+    cmd = launch_two_cpu_processes(29517, str(out), str(steps), "--record", str(record))
     env = {**os.environ, "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": ""}
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-3000:]
@@ -62,8 +73,11 @@ def test_two_cpu_processes_see_disjoint_data_and_write_one_checkpoint(tmp_path: 
     assert dirs == [f"step-{steps:08d}"]  # exactly one checkpoint, written once (no leftovers)
     assert ckpt.read_pointer(out) == {"latest": f"step-{steps:08d}"}
     assert sorted(p.name for p in (root / dirs[0]).iterdir()) == [
-        "model.safetensors", "rng-0.pt", "rng-1.pt", "state.pt",
-    ]  # fmt: skip
+        "model.safetensors",
+        "rng-0.pt",
+        "rng-1.pt",
+        "state.pt",
+    ]
     assert ckpt.load_state(root / dirs[0])["world_size"] == 2
 
 
@@ -73,14 +87,8 @@ def test_sharded_engine_path_validates_on_every_rank_and_hands_back_the_best_wei
     runs validation (a rank-0-only forward would hang a sharded model), the best weights are gathered
     collectively, checkpoints hold accelerate's per-rank engine state, and each rank hands back a rebuilt
     unsharded model holding the best weights."""
-    launcher = shutil.which("accelerate", path=str(Path(sys.executable).parent))
-    assert launcher, "accelerate CLI not installed next to the interpreter"
     out, handed = tmp_path / "sharded", tmp_path / "weights"
-    cmd = [
-        launcher, "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
-        "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", "29519",
-        str(HERE / "run_tiny.py"), str(out), "8", "--sharded", "--validate", "--weights", str(handed),
-    ]  # fmt: skip
+    cmd = launch_two_cpu_processes(29519, str(out), "8", "--sharded", "--validate", "--weights", str(handed))
     env = {**os.environ, "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": ""}
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=180)
     assert done.returncode == 0, done.stderr[-3000:]

@@ -108,9 +108,9 @@ def test_bad_backbones_are_clear_errors(tiny_dir: Path, tmp_path: Path) -> None:
         build_backbone(_config(tiny_dir, lora_targets=("nope_proj",)), VOCAB, 0)
     with pytest.raises(ConfigError, match="not a Llama-style decoder"):
         add_residual_dropout(torch.nn.Linear(2, 2), 0.1)
-    with pytest.raises(ConfigError, match="finetune must be one of"):
+    with pytest.raises(ConfigError, match="finetune: Input should be 'lora' or 'full'"):
         _config(tiny_dir, finetune="half")
-    with pytest.raises(ConfigError, match=r"backbone\.lora_targets: expected a list"):
+    with pytest.raises(ConfigError, match=r"backbone\.lora_targets: Input should be a valid tuple"):
         config_from_dict({"backbone": {"kind": "pretrained", "lora_targets": "q_proj"}})
     cfg = config_from_dict({"backbone": {"kind": "pretrained", "lora_targets": ["q_proj", "v_proj"]}})
     assert cfg.backbone.lora_targets == ("q_proj", "v_proj")

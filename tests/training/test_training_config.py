@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
+from pydantic import ValidationError
 
 from genrec.errors import ConfigError
 from genrec.prompts.template import get_template
@@ -27,24 +30,42 @@ def test_every_shipped_recipe_loads_and_names_real_components() -> None:
 def test_unknown_keys_are_rejected_with_their_section() -> None:
     with pytest.raises(ConfigError, match=r"training: unknown keys \['learning_rate'\]"):
         config_from_dict({"training": {"learning_rate": 0.1}})
-    with pytest.raises(ConfigError, match=r"unknown keys \['bogus'\]"):
+    with pytest.raises(ConfigError, match=r"config: unknown keys \['bogus'\]; allowed: \['backbone', "):
         config_from_dict({"bogus": 1})
 
 
 @pytest.mark.parametrize(
     ("raw", "match"),
     [
-        ({"training": {"prefixes": "some"}}, "prefixes must be one of"),
-        ({"training": {"batch_size": 0}}, "batch_size must be >= 1"),
-        ({"training": {"lr": "fast"}}, r"training.lr: expected float"),
-        ({"backbone": {"hidden_size": 130, "num_heads": 4}}, "divisible"),
-        ({"data": {"max_history": 0}}, "max_history"),
-        ({"training": {"ema_decay": 1.0}}, r"ema_decay must be in \[0, 1\)"),
-        ({"training": {"loss_temperature": 0}}, "loss_temperature must be > 0"),
-        ({"seed": True}, "expected int"),
+        (
+            {"training": {"prefixes": "some"}},
+            r"training.prefixes: Input should be 'all', 'last_n' or 'sampled'",
+        ),
+        ({"training": {"batch_size": 0}}, r"training.batch_size: Input should be greater than 0 \(got 0\)"),
+        ({"training": {"lr": "fast"}}, r"training.lr: Input should be a valid number \(got 'fast'\)"),
+        ({"backbone": {"hidden_size": 130, "num_heads": 4}}, "backbone: hidden_size 130 must be divisible"),
+        ({"data": {"max_history": 0}}, "data.max_history: Input should be greater than 0"),
+        ({"training": {"ema_decay": 1.0}}, "training.ema_decay: Input should be less than 1"),
+        ({"training": {"loss_temperature": 0}}, "training.loss_temperature: Input should be greater than 0"),
+        ({"seed": True}, r"seed: Input should be a valid integer \(got True\)"),
+        ({"training": {"epochs": "10"}}, "training.epochs: Input should be a valid integer"),
+        ({"training": {"epochs": 0, "max_steps": 0}}, "training: set epochs or max_steps > 0"),
+        (
+            {"training": {"schedule_clock": "budget"}},
+            r"training: schedule_clock: budget .* set training\.max_minutes > 0",
+        ),
+        (
+            {"training": {"alignment_tasks": ["title_to_id", "x"]}},
+            r"training.alignment_tasks\[1\]: Input should be",
+        ),
+        ({"backbone": {"lora_targets": []}}, "backbone.lora_targets: .*at least 1 item"),
+        ({"backbone": {"lora_targets": "q_proj"}}, r"backbone.lora_targets: Input should be a valid tuple"),
+        ({"decoding": {"grounding": "nearest"}}, "decoding.grounding: Input should be 'trie' or 'embedding'"),
+        ({"training": 3}, "training: Input should be a valid dictionary"),
+        ([1, 2], "config: expected a mapping"),
     ],
 )
-def test_bad_values_are_config_errors(raw: dict[str, object], match: str) -> None:
+def test_bad_values_are_config_errors(raw: Any, match: str) -> None:
     with pytest.raises(ConfigError, match=match):
         config_from_dict(raw)
 
@@ -60,5 +81,22 @@ def test_overrides_apply_and_are_validated(tmp_path: Path) -> None:
         recipe_path("nope")
     bad = tmp_path / "bad.yaml"
     bad.write_text("training: [1, 2\n")
-    with pytest.raises(ConfigError, match="invalid YAML"):
+    with pytest.raises(ConfigError, match=r"bad\.yaml: invalid YAML"):
         load_config(bad)
+    listed = tmp_path / "listed.yaml"
+    listed.write_text("- 1\n")
+    with pytest.raises(ConfigError, match=r"listed\.yaml: expected a mapping at the top level"):
+        load_config(listed)
+
+
+def test_the_config_is_frozen_and_copies_with_updates() -> None:
+    config = load_config("office-atomic-compact")
+    with pytest.raises(ValidationError, match="frozen"):
+        config.training.lr = 0.5  # type: ignore[misc]
+    moved = config.model_copy(update={"data": config.data.model_copy(update={"dataset": "/abs/shop.yaml"})})
+    assert (moved.data.dataset, config.data.dataset) == ("/abs/shop.yaml", "office")
+
+
+def test_the_yaml_form_round_trips() -> None:
+    config = load_config("beauty-prebuilt-compact", ["identifiers.options.collision_level=3"])
+    assert config_from_dict(yaml.safe_load(config.to_yaml())) == config

@@ -9,8 +9,6 @@ Per-user values are kept so two runs can be compared with a paired test (`genrec
 
 from __future__ import annotations
 
-import os
-import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -34,6 +32,7 @@ from genrec.evaluation.metrics import (
     target_ranks,
     validity_rate,
 )
+from genrec.io.files import atomic_path
 
 HR_CUTOFFS = (1, 5, 10, 20)
 NDCG_CUTOFFS = (5, 10, 20)
@@ -72,16 +71,8 @@ class EvaluationResult:
 
     def save_per_user(self, path: Path) -> None:
         """Write `per_user` as Parquet, atomically."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        os.close(fd)
-        try:
+        with atomic_path(Path(path)) as tmp:
             self.per_user().to_parquet(tmp, index=False)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
 
 
 def ranking_metrics(ranks: np.ndarray, k_max: int) -> dict[str, float]:
@@ -162,7 +153,7 @@ def evaluate(
     if n_items is not None:
         metrics.update(list_metrics(items, n_items, item_counts))
     else:
-        metrics["validity"] = float((items >= 0).mean()) if items.size else 0.0
+        metrics["validity"] = validity_rate(items, None)
     metrics["users"] = float(len(eval_set))
     metrics["wall_time_s"] = elapsed
     metrics["ms_per_user"] = 1000.0 * elapsed / max(len(eval_set), 1)

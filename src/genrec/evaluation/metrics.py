@@ -29,11 +29,15 @@ def mrr_at_k(ranks: np.ndarray, k: int) -> np.ndarray:
     return np.where(inside, 1.0 / np.maximum(ranks, 1), 0.0)
 
 
-def validity_rate(items: np.ndarray, num_items: int) -> float:
-    """Share of returned ids that name a catalogue item; -1 padding and out-of-range ids are invalid."""
+def validity_rate(items: np.ndarray, num_items: int | None) -> float:
+    """Share of returned ids that name a catalogue item; -1 padding and out-of-range ids are invalid.
+
+    With ``num_items=None`` (catalogue size unknown) only the -1 padding counts as invalid.
+    """
     if items.size == 0:
         return 0.0
-    return float(((items >= 0) & (items < num_items)).mean())
+    valid = items >= 0 if num_items is None else (items >= 0) & (items < num_items)
+    return float(valid.mean())
 
 
 def recommendation_counts(items: np.ndarray, num_items: int, k: int) -> np.ndarray:

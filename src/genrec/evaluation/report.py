@@ -2,20 +2,32 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
 
 from genrec.evaluation.metrics import hit_rate_at_k, ndcg_at_k
+from genrec.io.files import atomic_path
 
 #: Metric order of the Markdown table; keys absent from a run are skipped.
 TABLE_KEYS = (
-    "hr@1", "hr@5", "hr@10", "hr@20", "ndcg@5", "ndcg@10", "ndcg@20", "mrr", "coverage@10", "gini@10",
-    "popularity_percentile@10", "validity", "users", "wall_time_s", "ms_per_user",
-)  # fmt: skip
+    "hr@1",
+    "hr@5",
+    "hr@10",
+    "hr@20",
+    "ndcg@5",
+    "ndcg@10",
+    "ndcg@20",
+    "mrr",
+    "coverage@10",
+    "gini@10",
+    "popularity_percentile@10",
+    "validity",
+    "users",
+    "wall_time_s",
+    "ms_per_user",
+)
 
 
 def metrics_markdown(title: str, metrics: Mapping[str, float]) -> str:
@@ -57,12 +69,8 @@ def plot_curves(ranks: np.ndarray, k_max: int, path: Path, title: str) -> None:
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".png", dir=path.parent)
-    os.close(fd)
     try:
-        fig.savefig(tmp, format="png")
-        os.replace(tmp, path)
+        with atomic_path(path, suffix=".png") as tmp:
+            fig.savefig(tmp, format="png")
     finally:
         plt.close(fig)
-        Path(tmp).unlink(missing_ok=True)

@@ -5,49 +5,35 @@ with the shared training loop (validation through `recommend` itself). ``recomme
 with the prompt template and runs trie-constrained beam search with the history excluded inside the
 search, so every returned item is a real catalogue item. ``save`` writes one run directory (config,
 template, item tokenizer, LM tokenizer, safetensors weights, metrics); ``load`` restores it exactly.
+
+The class holds the fitted state (identifiers, their token ids, the trie, the model) and composes the
+modules that do the work, one idea each: `generative_fit` (identifiers, backbone, training, validation),
+`generative_ranking` (grounded decoding), `explain` (generated reasons) and `generative_io` (the run
+directory). `catalogue_updates` grows and hides items of a fitted one.
 """
 
 from __future__ import annotations
 
-import json
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import torch
-import yaml
-from transformers import AutoModelForCausalLM, AutoTokenizer
-
 from genrec.data.split import EvalSet, TrainData
 from genrec.decoding import PrefixTrie
 from genrec.errors import GenrecError
-from genrec.io.files import write_json_atomic, write_text_atomic
 from genrec.prompts.template import PromptTemplate, get_template
+from genrec.recommenders import generative_fit, generative_io
 from genrec.recommenders.base import Recommendations
+from genrec.recommenders.explain import Explainer, explain_recommendation
 from genrec.recommenders.generative_ranking import banned_items, beam_search_ranking, embedding_ranking
-from genrec.recommenders.run_identifiers import load_run_identifiers, save_run_identifiers
 from genrec.recommenders.sasrec_embeddings import sasrec_embeddings
 from genrec.tokenizers.base import ItemTokenizer
-from genrec.tokenizers.registry import build_tokenizer, load_tokenizer
+from genrec.tokenizers.registry import build_tokenizer
 from genrec.tokenizers.text_embeddings import EmbedFn
-from genrec.training.backbone import build_backbone
-from genrec.training.compact import count_parameters
-from genrec.training.config import RunConfig, config_from_dict
-from genrec.training.confirm import confirm_best
+from genrec.training.config import RunConfig
 from genrec.training.examples import ExampleBuilder
-from genrec.training.loop import Trainer
-from genrec.training.pretrained import forward_model, merge_for_inference
+from genrec.training.loop import Validate
 from genrec.training.state import TrainResult
-from genrec.training.token_init import item_token_texts, item_token_vectors
-
-CONFIG_FILE, TEMPLATE_FILE, META_FILE, METRICS_FILE, TITLES_FILE = (
-    "config.yaml",
-    "template.yaml",
-    "run.json",
-    "metrics.json",
-    "titles.json",
-)
 
 
 def resolve_options(config: RunConfig, data_dir: Path | None) -> dict[str, Any]:
@@ -91,11 +77,11 @@ class GenerativeRecommender:
         self.num_items = 0
         self.metrics: dict[str, Any] = {}
         self.train_result: TrainResult | None = None
-        self._explainer: Any = None
+        self._explainer: Explainer | None = None
         self._grounder: Any = None
         self._embed = embed
 
-    # ------------------------------------------------------------------ building
+    # ------------------------------------------------------------------ item index and fitting
     @property
     def text_identifiers(self) -> bool:
         """True when identifiers are plain text (titles) spelled in the LM's own tokens."""
@@ -109,6 +95,7 @@ class GenerativeRecommender:
         return [int(t) for t in self.lm_tokenizer.convert_tokens_to_ids(ident)]
 
     def _index_items(self, num_items: int) -> None:
+        """Token ids, title suffixes and the decoding trie of items ``0 .. num_items - 1``."""
         self.num_items = num_items
         text = self.text_identifiers  # once: a tokenizer's vocabulary can be as long as the catalogue
         self.item_ids = [self._identifier_ids(i, text) for i in range(num_items)]
@@ -121,109 +108,22 @@ class GenerativeRecommender:
 
     def example_builder(self) -> ExampleBuilder:
         """How the training loop lays out examples for this recommender's template."""
-        max_history = self.config.data.max_history
-        training = self.config.training
-        alignment = None
-        if training.alignment_ratio > 0:
-            from genrec.training.alignment import AlignmentExamples
-
-            if self.text_identifiers or self.config.backbone.kind != "pretrained":
-                raise GenrecError(
-                    "training.alignment_ratio > 0 needs a pretrained backbone and identifier tokens "
-                    f"(got backbone {self.config.backbone.kind!r}, identifiers {self.config.identifiers.kind!r})"
-                )
-            alignment = AlignmentExamples.build(
-                training.alignment_tasks, self.template, self.lm_tokenizer,
-                [self.item_tokenizer.encode(i) for i in range(self.num_items)], self.item_ids, self._raw_titles,
-            )  # fmt: skip
-        if self.template.packable:
-            return ExampleBuilder(
-                self.item_ids, max_history, prefix=self.template.token_prefix(self.lm_tokenizer),
-                item_suffix=self.item_suffix, alignment=alignment, alignment_ratio=training.alignment_ratio,
-            )  # fmt: skip
-        return ExampleBuilder(
-            self.item_ids, max_history, render=self.prompt_ids, alignment=alignment,
-            alignment_ratio=training.alignment_ratio,
-        )  # fmt: skip
+        return generative_fit.example_builder(self)
 
     def build(self, train: TrainData, fit_identifiers: bool = True) -> tuple[Any, Any]:
         """Assign identifiers and build the untrained backbone over them (`fit` starts with this; a benchmark
         that times training steps stops here). Returns the (token_texts, token_vectors) it initialised from.
         ``fit_identifiers=False`` keeps the item tokenizer as it is (already fitted, e.g. a resumed run's)."""
-        cfg = self.config
-        if fit_identifiers:
-            self.item_tokenizer.fit(train.catalogue, train.sequences, cfg.seed)
-        self._raw_titles = [train.catalogue.text(i, "title").strip() for i in range(train.num_items)]
-        if self.template.uses_titles and not any(self._raw_titles):
-            raise GenrecError(f"prompt template {self.template.name!r} shows titles; this catalogue has none")
-        self.titles = [t or train.catalogue.title(i) for i, t in enumerate(self._raw_titles)]
-        token_texts = item_token_texts(self.item_tokenizer, self._raw_titles)
-        token_vectors = None
-        if cfg.backbone.kind == "pretrained" and "interactions" in cfg.backbone.init_new_tokens:
-            token_vectors = item_token_vectors(self.item_tokenizer, train, cfg.seed)
-        self.model, self.lm_tokenizer = build_backbone(
-            cfg.backbone, self.item_tokenizer.vocabulary(), cfg.seed, token_texts=token_texts,
-            token_vectors=token_vectors,
-        )  # fmt: skip
-        self._index_items(train.num_items)
-        return token_texts, token_vectors
+        return generative_fit.build_untrained(self, train, fit_identifiers)
 
     def fit(self, train: TrainData, valid: EvalSet | None = None) -> None:
         """Assign identifiers, build the backbone and train it (resuming from ``output_dir`` if possible: a
         resumed run loads the identifiers saved there, see `genrec.recommenders.run_identifiers`)."""
-        cfg = self.config
-        saved = None
-        if self.output_dir is not None:
-            saved = load_run_identifiers(self.output_dir, self.item_tokenizer, train.num_items, self._embed)
-            if saved is not None:
-                self.item_tokenizer = saved
-        token_texts, token_vectors = self.build(train, fit_identifiers=saved is None)
-        if self.output_dir is not None and saved is None:
-            save_run_identifiers(self.item_tokenizer, self.output_dir)
-        valid = valid if valid is not None and len(valid) else None
-        validate = None if valid is None else self._validator(valid.sample(cfg.training.eval_users, cfg.seed))
-        with tempfile.TemporaryDirectory(prefix="genrec-train-") as scratch:
-            out = self.output_dir if self.output_dir is not None else Path(scratch)
-            vocabulary = self.item_tokenizer.vocabulary()
+        generative_fit.fit(self, train, valid)
 
-            def rebuild() -> torch.nn.Module:  # an unsharded copy for DeepSpeed / FSDP runs
-                return build_backbone(
-                    cfg.backbone, vocabulary, cfg.seed, token_texts=token_texts, token_vectors=token_vectors
-                )[0]
-
-            trainer = Trainer(
-                self.model, self.example_builder(), [list(s) for s in train.sequences], cfg.training,
-                cfg.seed, out, pad_token_id=int(self.lm_tokenizer.pad_token_id), validate=validate,
-                rebuild=rebuild,
-            )  # fmt: skip
-            self.train_result = trainer.train()
-            trained = trainer.accelerator.unwrap_model(trainer.model)
-            state, confirmed = self.train_result.state, None
-            if cfg.training.confirm_users and valid is not None and not trainer.sharded:
-                check = self._validator(valid.sample(cfg.training.confirm_users, cfg.seed))
-                ema = cfg.training.ema_decay > 0
-                confirmed = confirm_best(trained, out, state.best_step, state.step, check, ema)
-        parameters = count_parameters(trained)
-        self.model = merge_for_inference(trained)
-        self.model.eval()
-        self.metrics["training"] = {
-            "steps": state.step, "epochs": state.epoch, "tokens": state.tokens, "wall_time_s": state.elapsed_s,
-            "stopped": state.stopped, "best_step": state.best_step, "parameters": parameters,
-            "validation": state.history, "confirmed": confirmed,
-        }  # fmt: skip
-
-    def _validator(self, subset: EvalSet) -> Any:
-        from genrec.evaluation.evaluator import evaluate
-
-        def validate(model: torch.nn.Module) -> dict[str, float]:
-            previous, self.model = self.model, forward_model(model)
-            try:
-                metrics = evaluate(self, subset, k_max=10, batch_size=self.config.decoding.batch_size).metrics
-            finally:
-                self.model = previous
-            return {"hr@10": metrics["hr@10"], "ndcg@10": metrics["ndcg@10"]}
-
-        return validate
+    def _validator(self, subset: EvalSet) -> Validate:
+        """The training loop's validation on ``subset`` (a method so tests can stand in for it)."""
+        return generative_fit.validator(self, subset)
 
     # ------------------------------------------------------------------ inference
     def _require_fit(self) -> PrefixTrie:
@@ -232,6 +132,7 @@ class GenerativeRecommender:
         return self.trie
 
     def prompt_ids(self, history: Sequence[int]) -> list[int]:
+        """The prompt's token ids for ``history``, its last ``data.max_history`` items rendered."""
         recent = list(history)[-self.config.data.max_history :]
         return self.template.render(
             [self.item_tokenizer.encode(i) for i in recent],
@@ -295,52 +196,15 @@ class GenerativeRecommender:
 
         Free text from the backbone's pretrained LM, prompted with item titles: present it as generated.
         """
-        from genrec.recommenders.explain import Explainer
-
-        self._require_fit()
-        if not self.has_language_head:
-            raise GenrecError("this model has no language head (compact backbone): it cannot explain")
-        if not 0 <= int(item) < self.num_items:
-            raise GenrecError(f"unknown item index {item}")
-        if self._explainer is None:
-            self._explainer = Explainer.from_path(self.config.backbone.path)
-        recent = [int(i) for i in history if 0 <= int(i) < self.num_items][-5:]
-        return str(self._explainer.explain([self.titles[i] for i in recent], self.titles[int(item)]))
+        return explain_recommendation(self, history, item)
 
     # ------------------------------------------------------------------ persistence
     def save(self, directory: Path) -> None:
         """One run directory: config, template, item tokenizer, LM tokenizer, safetensors weights, metrics."""
         self._require_fit()
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        write_text_atomic(directory / CONFIG_FILE, self.config.to_yaml())
-        template = {k: v for k, v in vars(self.template).items() if k != "name"}
-        write_text_atomic(directory / TEMPLATE_FILE, yaml.safe_dump({self.template.name: template}))
-        self.item_tokenizer.save(directory / "item_tokenizer")
-        self.lm_tokenizer.save_pretrained(str(directory / "lm_tokenizer"))
-        self.model.save_pretrained(str(directory / "model"), safe_serialization=True)
-        write_json_atomic(directory / TITLES_FILE, self.titles)
-        write_json_atomic(directory / META_FILE, {"num_items": self.num_items, "name": self.name})
-        write_json_atomic(directory / METRICS_FILE, self.metrics)
+        generative_io.save_recommender(self, Path(directory))
 
     @classmethod
     def load(cls, directory: Path, embed: EmbedFn | None = None) -> GenerativeRecommender:
         """Restore a run directory written by `save`."""
-        from genrec.prompts.template import load_templates
-
-        directory = Path(directory)
-        if not (directory / META_FILE).is_file():
-            raise GenrecError(f"{directory} is not a saved generative recommender (no {META_FILE})")
-        config = config_from_dict(yaml.safe_load((directory / CONFIG_FILE).read_text(encoding="utf-8")))
-        rec = cls(config, load_tokenizer(directory / "item_tokenizer", embed=embed), embed=embed)
-        (rec.template,) = load_templates(directory / TEMPLATE_FILE).values()
-        rec.lm_tokenizer = AutoTokenizer.from_pretrained(str(directory / "lm_tokenizer"))
-        rec.model = AutoModelForCausalLM.from_pretrained(str(directory / "model"))
-        rec.model.eval()
-        meta = json.loads((directory / META_FILE).read_text(encoding="utf-8"))
-        if (directory / TITLES_FILE).is_file():
-            rec.titles = [str(t) for t in json.loads((directory / TITLES_FILE).read_text(encoding="utf-8"))]
-        rec._index_items(int(meta["num_items"]))
-        if (directory / METRICS_FILE).is_file():
-            rec.metrics = json.loads((directory / METRICS_FILE).read_text(encoding="utf-8"))
-        return rec
+        return generative_io.load_recommender(cls, Path(directory), embed)

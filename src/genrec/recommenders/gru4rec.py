@@ -6,33 +6,24 @@ linear back to the embedding size, scored against the tied item embeddings; Xavi
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import ClassVar
 
 import torch
+from pydantic import PositiveInt
 from torch import nn
 
-from genrec.errors import ConfigError
-from genrec.recommenders.config import TrainingConfig
+from genrec.config import Rate
+from genrec.recommenders.config import SequentialConfig
 from genrec.recommenders.sequential import NeuralSequentialRecommender, SequenceNetwork
 
 
-@dataclass(frozen=True)
-class GRU4RecConfig(TrainingConfig):
+class GRU4RecConfig(SequentialConfig):
     """GRU4Rec options (RecBole defaults) on top of the shared training options."""
 
-    embedding_size: int = 64
-    hidden_size: int = 128
-    num_layers: int = 1
-    dropout: float = 0.3
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        for name in ("embedding_size", "hidden_size", "num_layers"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)!r}")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ConfigError(f"dropout must be in [0, 1), got {self.dropout!r}")
+    embedding_size: PositiveInt = 64
+    hidden_size: PositiveInt = 128
+    num_layers: PositiveInt = 1
+    dropout: Rate = 0.3
 
 
 class GRU4RecNetwork(SequenceNetwork):
@@ -62,7 +53,7 @@ class GRU4RecRecommender(NeuralSequentialRecommender):
     """GRU4Rec next-item recommender."""
 
     name: str = "gru4rec"
-    config_cls: ClassVar[type[TrainingConfig]] = GRU4RecConfig
+    config_cls: ClassVar[type[SequentialConfig]] = GRU4RecConfig
 
     def build_network(self, num_items: int) -> SequenceNetwork:
         assert isinstance(self.config, GRU4RecConfig)

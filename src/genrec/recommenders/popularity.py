@@ -10,6 +10,7 @@ import numpy as np
 
 from genrec.data.split import EvalSet, TrainData
 from genrec.errors import GenrecError
+from genrec.io.files import write_text_atomic
 from genrec.recommenders.base import Recommendations
 from genrec.recommenders.scoring import top_k_from_scores
 
@@ -43,10 +44,8 @@ class PopularityRecommender:
 
     def save(self, directory: Path) -> None:
         counts = self._require_fit()
-        directory.mkdir(parents=True, exist_ok=True)
-        tmp = directory / "popularity.json.tmp"
-        tmp.write_text(json.dumps({"seed": self.seed, "counts": counts.tolist()}))
-        tmp.replace(directory / "popularity.json")
+        state = json.dumps({"seed": self.seed, "counts": counts.tolist()})
+        write_text_atomic(directory / "popularity.json", state)
 
     @classmethod
     def load(cls, directory: Path) -> PopularityRecommender:

@@ -10,7 +10,7 @@ from typing import Any
 from genrec.errors import ConfigError, GenrecError
 from genrec.io.files import read_json
 from genrec.recommenders.base import Recommender
-from genrec.recommenders.config import TrainingConfig, config_from_mapping
+from genrec.recommenders.config import SequentialConfig, config_from_mapping
 from genrec.recommenders.gru4rec import GRU4RecRecommender
 from genrec.recommenders.popularity import PopularityRecommender
 from genrec.recommenders.sasrec import SASRecRecommender
@@ -22,7 +22,7 @@ class RegistryEntry:
     """A trainable recommender: its class and (for the neural ones) its config class."""
 
     cls: type[Any]
-    config_cls: type[TrainingConfig] | None
+    config_cls: type[SequentialConfig] | None
 
 
 REGISTRY: dict[str, RegistryEntry] = {

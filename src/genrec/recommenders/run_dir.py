@@ -9,14 +9,13 @@ Layout (everything in one folder)::
       ...                        whatever ``recommender.save(RUN_DIR)`` wrote (weights, configs, ...)
 
 `save_run` writes it; `load_run` restores ``(recommender, catalogue, info)``. The recommender class is
-found by its registry name (``recommender.name``): ``genrec.recommenders.registry`` is consulted first when
-it exists, then the built-in table below, so new recommenders become servable by registering them.
+found by its name (``recommender.name``) in `BUILTIN_RECOMMENDERS`: a new recommender becomes servable
+by adding it there.
 """
 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -52,31 +51,8 @@ class RunInfo:
     num_items: int | None = None
 
 
-def _from_registry(name: str) -> type[Any] | None:
-    """The class registered under ``name`` in ``genrec.recommenders.registry``, if that module has one."""
-    try:
-        registry = importlib.import_module("genrec.recommenders.registry")
-    except ImportError:
-        return None
-    for attr in ("recommender_class", "get_recommender_class", "get_class"):
-        fn = getattr(registry, attr, None)
-        if callable(fn):
-            try:
-                found = fn(name)
-            except (KeyError, GenrecError):
-                return None
-            return found if isinstance(found, type) else None
-    for value in vars(registry).values():
-        if isinstance(value, Mapping) and isinstance(value.get(name), type):
-            return value[name]
-    return None
-
-
 def recommender_class(name: str) -> type[Any]:
     """The recommender class registered as ``name``; `GenrecError` naming the known ones otherwise."""
-    found = _from_registry(name)
-    if found is not None:
-        return found
     target = BUILTIN_RECOMMENDERS.get(name)
     if target is None:
         known = ", ".join(sorted(BUILTIN_RECOMMENDERS))

@@ -10,18 +10,18 @@ before training, and a later fit into the same directory loads it instead of fit
 
 from __future__ import annotations
 
-import os
 import shutil
-import tempfile
 from pathlib import Path
 
 from genrec.errors import GenrecError
+from genrec.io.files import atomic_directory
 from genrec.tokenizers.base import ItemTokenizer
 from genrec.tokenizers.registry import load_tokenizer
 from genrec.tokenizers.text_embeddings import EmbedFn
 
 IDENTIFIERS_DIR = "identifiers"
-_STAGING_PREFIX = ".identifiers-"
+#: The staging directories `atomic_directory` leaves when a process is killed while writing ``identifiers``.
+_STALE_STAGING = f".{IDENTIFIERS_DIR}.*.tmp"
 
 
 def load_run_identifiers(
@@ -59,16 +59,8 @@ def save_run_identifiers(tokenizer: ItemTokenizer, output_dir: Path) -> Path:
     final = output_dir / IDENTIFIERS_DIR
     if final.is_dir() or not PartialState().is_main_process:
         return final
-    output_dir.mkdir(parents=True, exist_ok=True)
-    for stale in output_dir.glob(f"{_STAGING_PREFIX}*"):  # left by a process killed while writing
+    for stale in output_dir.glob(_STALE_STAGING):  # left by a process killed while writing
         shutil.rmtree(stale, ignore_errors=True)
-    staging = Path(tempfile.mkdtemp(prefix=_STAGING_PREFIX, dir=output_dir))
-    try:
+    with atomic_directory(final, replace=False) as staging:
         tokenizer.save(staging)
-        os.replace(staging, final)
-    except OSError:
-        if not final.is_dir():  # not a concurrent writer that got there first
-            raise
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     return final

@@ -7,41 +7,35 @@ the same split. Loss: ``ce`` (softmax over the full catalogue) or ``bce`` (one s
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
+from pydantic import PositiveInt, model_validator
 from torch import nn
 
-from genrec.errors import ConfigError
-from genrec.recommenders.config import TrainingConfig
+from genrec.config import Rate
+from genrec.recommenders.config import SequentialConfig
 from genrec.recommenders.sequential import NeuralSequentialRecommender, SequenceNetwork
 
 
-@dataclass(frozen=True)
-class SASRecConfig(TrainingConfig):
+class SASRecConfig(SequentialConfig):
     """SASRec options (RecBole defaults) on top of the shared training options."""
 
-    hidden_size: int = 64
-    n_layers: int = 2
-    n_heads: int = 2
-    inner_size: int = 256
-    hidden_dropout: float = 0.5
-    attn_dropout: float = 0.5
+    hidden_size: PositiveInt = 64
+    n_layers: PositiveInt = 2
+    n_heads: PositiveInt = 2
+    inner_size: PositiveInt = 256
+    hidden_dropout: Rate = 0.5
+    attn_dropout: Rate = 0.5
     layer_norm_eps: float = 1e-12
     initializer_range: float = 0.02
 
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        for name in ("hidden_size", "n_layers", "n_heads", "inner_size"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)!r}")
+    @model_validator(mode="after")
+    def _heads_divide_hidden_size(self) -> SASRecConfig:
         if self.hidden_size % self.n_heads:
-            raise ConfigError(f"hidden_size {self.hidden_size} is not divisible by n_heads {self.n_heads}")
-        for name in ("hidden_dropout", "attn_dropout"):
-            if not 0.0 <= getattr(self, name) < 1.0:
-                raise ConfigError(f"{name} must be in [0, 1), got {getattr(self, name)!r}")
+            raise ValueError(f"hidden_size {self.hidden_size} is not divisible by n_heads {self.n_heads}")
+        return self
 
 
 class _Block(nn.Module):
@@ -108,7 +102,7 @@ class SASRecRecommender(NeuralSequentialRecommender):
     """SASRec next-item recommender (full-catalogue scoring with the tied item embeddings)."""
 
     name: str = "sasrec"
-    config_cls: ClassVar[type[TrainingConfig]] = SASRecConfig
+    config_cls: ClassVar[type[SequentialConfig]] = SASRecConfig
 
     def build_network(self, num_items: int) -> SequenceNetwork:
         assert isinstance(self.config, SASRecConfig)

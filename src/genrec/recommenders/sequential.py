@@ -15,8 +15,6 @@ from __future__ import annotations
 import copy
 import json
 import math
-import os
-import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -31,9 +29,10 @@ from tqdm import tqdm
 
 from genrec.data.split import EvalSet, TrainData
 from genrec.errors import GenrecError
-from genrec.io.files import read_json, write_json_atomic
+from genrec.evaluation.metrics import ndcg_at_k
+from genrec.io.files import atomic_path, read_json, write_json_atomic
 from genrec.recommenders.base import Recommendations
-from genrec.recommenders.config import TrainingConfig, config_from_mapping
+from genrec.recommenders.config import SequentialConfig, config_from_mapping
 from genrec.recommenders.scoring import top_k_from_scores
 
 WEIGHTS_FILE, CONFIG_FILE, META_FILE = "model.safetensors", "config.json", "meta.json"
@@ -72,19 +71,6 @@ def _bucketed_batches(lengths: np.ndarray, batch_size: int, rng: np.random.Gener
     return [batches[i] for i in rng.permutation(len(batches))]
 
 
-def write_safetensors_atomic(path: Path, tensors: dict[str, torch.Tensor], meta: dict[str, str]) -> None:
-    """`safetensors.torch.save_file` through a temporary file and `os.replace`."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        save_file({k: v.detach().contiguous() for k, v in tensors.items()}, tmp, metadata=meta)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 class SequenceNetwork(nn.Module):
     """Interface of the networks: ``forward`` (batch, len) -> (batch, len, hidden); ``item_table``."""
 
@@ -97,9 +83,9 @@ class NeuralSequentialRecommender:
     """Base class of the trained next-item baselines; see the module docstring."""
 
     name: str = "neural"
-    config_cls: ClassVar[type[TrainingConfig]] = TrainingConfig
+    config_cls: ClassVar[type[SequentialConfig]] = SequentialConfig
 
-    def __init__(self, config: TrainingConfig | None = None, *, progress: bool = False) -> None:
+    def __init__(self, config: SequentialConfig | None = None, *, progress: bool = False) -> None:
         self.config = config if config is not None else self.config_cls()
         if not isinstance(self.config, self.config_cls):
             raise GenrecError(f"{type(self).__name__} needs a {self.config_cls.__name__}")
@@ -183,10 +169,14 @@ class NeuralSequentialRecommender:
         net.load_state_dict(best_state)
         net.eval()
         self.training_log = {
-            "epochs": len(history), "best_epoch": best_epoch, "best_valid_ndcg@10": best_score
-            if best_score > -math.inf else None, "stopped": stopped,
-            "wall_time_s": time.perf_counter() - start, "windows": len(windows), "history": history,
-        }  # fmt: skip
+            "epochs": len(history),
+            "best_epoch": best_epoch,
+            "best_valid_ndcg@10": best_score if best_score > -math.inf else None,
+            "stopped": stopped,
+            "wall_time_s": time.perf_counter() - start,
+            "windows": len(windows),
+            "history": history,
+        }
 
     # ------------------------------------------------------------------ inference
     def _require_fit(self) -> SequenceNetwork:
@@ -217,25 +207,30 @@ class NeuralSequentialRecommender:
         return self._user_states(histories) @ self._require_fit().item_table().T
 
     @torch.no_grad()
+    def exact_target_ranks(self, histories: Sequence[Sequence[int]], targets: np.ndarray) -> np.ndarray:
+        """1-based rank of each target in the full catalogue, history excluded, ties -> lower index.
+
+        Exact, without building top-k lists; 0 when the target is itself in the history (never ranked).
+        """
+        scores = self.score(histories)  # (users, items)
+        rows = torch.as_tensor(np.repeat(np.arange(len(histories)), [len(h) for h in histories]))
+        cols = torch.as_tensor([int(i) for h in histories for i in h], dtype=torch.int64)
+        scores[rows, cols] = -math.inf
+        target = torch.as_tensor(targets, dtype=torch.int64)[:, None]  # (users, 1)
+        t_score = scores.gather(1, target)  # (users, 1)
+        idx = torch.arange(self.num_items)[None, :]  # (1, items)
+        better = (scores > t_score) | ((scores == t_score) & (idx < target))  # (users, items)
+        rank = better.sum(1) + 1  # (users,)
+        return torch.where(torch.isfinite(t_score[:, 0]), rank, 0).numpy()
+
     def validation_ndcg(self, valid: EvalSet) -> float:
-        """Mean NDCG@10 of the targets under full ranking with history excluded (exact, no top-k lists)."""
+        """Mean NDCG@10 of the targets under full ranking with history excluded."""
         total = 0.0
         step = self.config.eval_batch_size
         for lo in range(0, len(valid), step):
-            hist = valid.histories[lo : lo + step]
-            scores = self.score(hist)  # (users, items)
-            rows = torch.as_tensor(np.repeat(np.arange(len(hist)), [len(h) for h in hist]))
-            cols = torch.as_tensor([int(i) for h in hist for i in h], dtype=torch.int64)
-            scores[rows, cols] = -math.inf
-            target = torch.as_tensor(valid.targets[lo : lo + step], dtype=torch.int64)
-            t_score = scores.gather(1, target[:, None])  # (users, 1)
-            idx = torch.arange(self.num_items)[None, :]
-            better = (scores > t_score) | ((scores == t_score) & (idx < target[:, None]))
-            rank = better.sum(1) + 1  # 1-based rank of the target
-            gain = torch.where(
-                (rank <= 10) & torch.isfinite(t_score[:, 0]), 1.0 / torch.log2(rank.double() + 1), 0.0
-            )
-            total += float(gain.sum())
+            ranks = self.exact_target_ranks(valid.histories[lo : lo + step], valid.targets[lo : lo + step])
+            gains = torch.from_numpy(ndcg_at_k(ranks, 10))  # (users,)
+            total += float(gains.sum())  # summed by torch as before, so the logged figures are unchanged
         return total / max(len(valid), 1)
 
     def recommend(
@@ -250,7 +245,9 @@ class NeuralSequentialRecommender:
         """``model.safetensors`` + ``config.json`` + ``meta.json`` (catalogue size, training log)."""
         net = self._require_fit()
         directory = Path(directory)
-        write_safetensors_atomic(directory / WEIGHTS_FILE, dict(net.state_dict()), {"name": self.name})
+        tensors = {k: v.detach().contiguous() for k, v in net.state_dict().items()}
+        with atomic_path(directory / WEIGHTS_FILE) as tmp:
+            save_file(tensors, str(tmp), metadata={"name": self.name})
         write_json_atomic(directory / CONFIG_FILE, self.config.to_dict())
         meta = {"name": self.name, "num_items": self.num_items, "training": self.training_log}
         write_json_atomic(directory / META_FILE, json.loads(json.dumps(meta, default=float)))

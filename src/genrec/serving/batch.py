@@ -13,8 +13,6 @@ order, into ``output`` (written atomically). Output rows: ``user``, ``items`` (i
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -25,6 +23,7 @@ import pyarrow.parquet as pq
 from tqdm import tqdm
 
 from genrec.errors import ConfigError, DataError
+from genrec.io.files import atomic_path
 from genrec.serving.service import Query, RecommendService, UnknownItemsError
 
 SPLITS = ("test", "valid")
@@ -119,31 +118,27 @@ def _rank_rows(
         queries = [Query(h, k, exclude_history) for h in histories[lo : lo + batch_size]]
         for user, ranked in zip(users[lo : lo + batch_size], service.recommend_batch(queries), strict=True):
             cat = service.catalogue
-            rows.append({
-                "user": user,
-                "items": [cat.id_of(i) for i in ranked.items],
-                "titles": [cat.title(i) for i in ranked.items],
-                "scores": ranked.scores,
-                "fallback": ranked.fallback,
-            })  # fmt: skip
+            rows.append(
+                {
+                    "user": user,
+                    "items": [cat.id_of(i) for i in ranked.items],
+                    "titles": [cat.title(i) for i in ranked.items],
+                    "scores": ranked.scores,
+                    "fallback": ranked.fallback,
+                }
+            )
     return rows
 
 
-def _write_atomic(path: Path, rows: list[dict[str, Any]]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
+def _write_rows(path: Path, rows: list[dict[str, Any]]) -> None:
+    """Write ``rows`` atomically as Parquet (a ``.parquet`` path) or JSON Lines (any other)."""
+    with atomic_path(path) as tmp:
         if path.suffix == ".parquet":
             pq.write_table(pa.Table.from_pylist(rows), tmp)
         else:
             with open(tmp, "w", encoding="utf-8") as fh:
                 for row in rows:
                     fh.write(json.dumps(row, ensure_ascii=False) + "\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def recommend_command(
@@ -177,14 +172,19 @@ def recommend_command(
         users, histories = histories_from_dataset(users_from, service, data_dir)
     mine = shard_range(len(users), state.num_processes, state.process_index)
     rows = _rank_rows(
-        service, users[mine.start : mine.stop], histories[mine.start : mine.stop], k, batch_size,
-        exclude_history, progress and state.is_main_process,
-    )  # fmt: skip
+        service,
+        users[mine.start : mine.stop],
+        histories[mine.start : mine.stop],
+        k,
+        batch_size,
+        exclude_history,
+        progress and state.is_main_process,
+    )
     if state.num_processes == 1:
-        _write_atomic(output, rows)
+        _write_rows(output, rows)
     else:
         part = output.with_name(f".{output.name}.part-{state.process_index}-of-{state.num_processes}.jsonl")
-        _write_atomic(part, rows)
+        _write_rows(part, rows)
         state.wait_for_everyone()
         if state.is_main_process:
             parts = [
@@ -192,7 +192,7 @@ def recommend_command(
                 for r in range(state.num_processes)
             ]
             merged = [json.loads(line) for p in parts for line in p.read_text(encoding="utf-8").splitlines()]
-            _write_atomic(output, merged)
+            _write_rows(output, merged)
             for p in parts:
                 p.unlink()
         state.wait_for_everyone()

@@ -76,10 +76,6 @@ class ServerMetrics:
         with self._lock:
             self._batches.observe(float(size))
 
-    def request_count(self, endpoint: str, status: int) -> int:
-        with self._lock:
-            return self._requests.get((endpoint, status), 0)
-
     def render(self) -> str:
         """All metrics in the Prometheus text format."""
         with self._lock:

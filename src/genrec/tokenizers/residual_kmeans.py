@@ -13,7 +13,7 @@ import numpy as np
 from sklearn.cluster import KMeans
 
 from genrec.errors import ConfigError
-from genrec.io.files import read_json, write_json_atomic
+from genrec.io.files import atomic_path, read_json, write_json_atomic
 from genrec.tokenizers.semantic import SemanticTokenizer, SequenceVectorFn
 from genrec.tokenizers.text_embeddings import EmbedFn
 
@@ -84,9 +84,9 @@ class ResidualKMeansQuantiser:
         return self._distances(residual, self.codebooks[-1])  # (n, K)
 
     def save(self, directory: Path) -> None:
-        tmp = directory / ".residual_kmeans.npz.tmp.npz"
-        np.savez(tmp, codebooks=self.codebooks, mean=self.mean)
-        tmp.replace(directory / "residual_kmeans.npz")
+        # np.savez appends ".npz" to a name without it, so the temporary file carries that suffix
+        with atomic_path(directory / "residual_kmeans.npz", suffix=".npz") as tmp:
+            np.savez(tmp, codebooks=self.codebooks, mean=self.mean)
         write_json_atomic(directory / "residual_kmeans.json", asdict(self.config))
 
     def load_state(self, directory: Path) -> None:

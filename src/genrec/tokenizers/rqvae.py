@@ -9,7 +9,6 @@ a code unused over the last epoch is moved onto a random residual of its level.
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -20,7 +19,7 @@ from sklearn.cluster import KMeans
 from torch import nn
 
 from genrec.errors import ConfigError
-from genrec.io.files import read_json, write_json_atomic
+from genrec.io.files import atomic_path, read_json, write_json_atomic
 from genrec.tokenizers.semantic import SemanticTokenizer, SequenceVectorFn
 from genrec.tokenizers.text_embeddings import EmbedFn
 
@@ -181,9 +180,8 @@ class RQVAEQuantiser:
         model = self._require()
         tensors = {k: v.contiguous() for k, v in model.state_dict().items()}
         tensors["input_mean"] = torch.from_numpy(self.mean)
-        tmp = directory / ".rqvae.safetensors.tmp"
-        save_file(tensors, str(tmp))
-        tmp.replace(directory / "rqvae.safetensors")
+        with atomic_path(directory / "rqvae.safetensors") as tmp:
+            save_file(tensors, str(tmp))
         payload = {**asdict(self.config), "scale": self.scale}
         write_json_atomic(directory / "rqvae.json", payload)
 
@@ -231,12 +229,3 @@ class RQVAETokenizer(SemanticTokenizer):
         tok = cls(embed=embed)
         tok._restore(directory)
         return tok
-
-
-def config_from_json(path: Path) -> RQVAEConfig:
-    """Read an `RQVAEConfig` from a JSON file (unknown keys are a `ConfigError`)."""
-    payload = json.loads(path.read_text())
-    try:
-        return RQVAEConfig(**payload)
-    except TypeError as exc:
-        raise ConfigError(f"{path}: {exc}") from None

@@ -166,10 +166,13 @@ class SemanticTokenizer:
         self.quantiser.save(directory)
         np.save(directory / "codes.npy", np.stack([self.codes, self.raw_codes]))
         state = {
-            "spread": self.spread, "breaker": self.breaker.to_json(), "timings": self.timings,
-            "source": self.source, "interaction_dim": self.interaction_dim,
+            "spread": self.spread,
+            "breaker": self.breaker.to_json(),
+            "timings": self.timings,
+            "source": self.source,
+            "interaction_dim": self.interaction_dim,
             "sasrec_epochs": self.sasrec_epochs,
-        }  # fmt: skip
+        }
         save_table(directory, self.name, self.table, state)
 
     def _restore(self, directory: Path) -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ import numpy as np
 
 from genrec.assets import cache_dir, minilm_dir
 from genrec.data.catalogue import Catalogue
+from genrec.io.files import atomic_path
 
 logger = logging.getLogger(__name__)
 
@@ -53,8 +53,6 @@ class MiniLMEmbedder:
         self.device = device
         self.max_seq_length = max_seq_length
         self._model: Any = None
-        self.cache_hits = 0
-        self.cache_misses = 0
 
     def _path(self, key: str) -> Path:
         return self.cache / key[:2] / f"{key}.npy"
@@ -69,16 +67,8 @@ class MiniLMEmbedder:
         return self._model
 
     def _store(self, key: str, vector: np.ndarray) -> None:
-        path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{key}.", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                np.save(fh, vector)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with atomic_path(self._path(key)) as tmp, open(tmp, "wb") as fh:
+            np.save(fh, vector)
 
     def __call__(self, texts: Sequence[str]) -> np.ndarray:
         """Embeddings of ``texts``, shape (len(texts), 384), float32, L2-normalised."""
@@ -93,8 +83,6 @@ class MiniLMEmbedder:
                 found[key] = np.load(path)
             else:
                 missing[key] = text
-        self.cache_hits += len(found)
-        self.cache_misses += len(missing)
         if missing:
             logger.info("embedding %d new texts with %s", len(missing), MODEL_NAME)
             model = self._load_model()

@@ -27,6 +27,7 @@ import torch
 from safetensors.torch import load_model, save_file, save_model
 
 from genrec.errors import GenrecError
+from genrec.io.files import write_text_atomic
 
 POINTER = "pointer.json"
 WEIGHTS = "model.safetensors"
@@ -51,13 +52,7 @@ def read_pointer(output_dir: Path) -> dict[str, str]:
 
 
 def _write_pointer(output_dir: Path, pointer: dict[str, str]) -> None:
-    root = checkpoints_root(output_dir)
-    fd, tmp = tempfile.mkstemp(prefix=".pointer.", suffix=".tmp", dir=root)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        json.dump(pointer, fh)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, root / POINTER)
+    write_text_atomic(checkpoints_root(output_dir) / POINTER, json.dumps(pointer), durable=True)
 
 
 def new_staging_dir(output_dir: Path, name: str) -> Path:

@@ -1,67 +1,55 @@
 """Typed, frozen, self-validating configuration of a generative-recommender run, loaded from YAML.
 
 A run config has one section per concern (data, identifiers, backbone, prompt, training, decoding); every
-key is checked: an unknown key or a bad value raises `ConfigError` naming the section and key. Recipes
-ship as YAML in ``genrec/configs/``; ``section.key=value`` overrides (value parsed as YAML) apply on top.
+key is checked (`genrec.config`): an unknown key or a bad value raises `ConfigError` naming the section and
+key. Recipes ship as YAML in ``genrec/configs/``; ``section.key=value`` overrides (value parsed as YAML)
+apply on top.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import types
-import typing
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import yaml
+from pydantic import (
+    Field,
+    NonNegativeFloat,
+    NonNegativeInt,
+    PositiveFloat,
+    PositiveInt,
+    model_validator,
+)
 
+from genrec.config import ConfigModel, Rate, apply_overrides, load_yaml_mapping, validate_config
 from genrec.errors import ConfigError
 
 CONFIGS_DIR = Path(__file__).resolve().parents[1] / "configs"
-PREFIX_MODES = ("all", "last_n", "sampled")
-SCHEDULERS = ("cosine", "linear", "constant_with_warmup")
-#: What the learning-rate decay is laid out over (``genrec.training.schedule``).
-SCHEDULE_CLOCKS = ("steps", "budget")
-ALIGNMENT_TASKS = ("title_to_id", "id_to_title")
-GROUNDINGS = ("trie", "embedding")
+AlignmentTask = Literal["title_to_id", "id_to_title"]
+ALIGNMENT_TASKS: tuple[AlignmentTask, ...] = ("title_to_id", "id_to_title")
+DEFAULT_LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+#: A YAML list read into a tuple (strict mode would take only a tuple); its items stay strictly typed.
+NonEmptyNames = Annotated[tuple[str, ...], Field(strict=False, min_length=1)]
 
 
-def _check(cond: bool, section: str, message: str) -> None:
-    if not cond:
-        raise ConfigError(f"{section}: {message}")
-
-
-@dataclass(frozen=True)
-class DataConfig:
+class DataConfig(ConfigModel):
     """Dataset name (see `genrec.data.DATASETS`) or data spec path (`genrec.data.spec`, relative to the
     working directory; a run records it absolute) and the number of most recent items a model sees."""
 
     dataset: str = "ml-100k"
-    max_history: int = 20
-
-    def __post_init__(self) -> None:
-        _check(self.max_history >= 1, "data", f"max_history must be >= 1, got {self.max_history}")
+    max_history: PositiveInt = 20
 
 
-@dataclass(frozen=True)
-class IdentifierConfig:
+class IdentifierConfig(ConfigModel):
     """Which item tokenizer gives identifiers, and its constructor options (``path`` of prebuilt files may
     be relative to the data directory)."""
 
     kind: str = "semantic"
-    options: Mapping[str, Any] = field(default_factory=dict)
+    options: dict[str, Any] = Field(default_factory=dict)
 
 
-BACKBONE_KINDS = ("compact", "pretrained")
-FINETUNE_MODES = ("lora", "full")
-TOKEN_INITS = ("text", "random", "interactions", "text+interactions")
-DEFAULT_LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
-
-
-@dataclass(frozen=True)
-class BackboneConfig:
+class BackboneConfig(ConfigModel):
     """The causal LM.
 
     ``compact``: a Llama-style decoder trained from scratch over identifier tokens, sized by ``num_layers``,
@@ -74,62 +62,39 @@ class BackboneConfig:
     vocabulary, their embedding rows initialised from the text they stand for (``init_new_tokens: text``)
     or at random; ``interactions`` / ``text+interactions`` add the items' collaborative vectors (SVD of the
     training co-occurrence graph, projected into the LM's embedding space), so items bought together start
-    near each other in the input and the (tied) output rows. ``keep_layers`` keeps only the first N transformer layers (0 = all). ``finetune`` is
+    near each other in the input and the (tied) output rows. ``keep_layers`` keeps only the first N
+    transformer layers (0 = all). ``finetune`` is
     ``lora`` (adapters on ``lora_targets``, plus the new token rows) or ``full``.
     """
 
-    kind: str = "compact"
-    num_layers: int = 4
-    hidden_size: int = 128
-    num_heads: int = 4
-    intermediate_size: int = 512
-    attention_dropout: float = 0.1
-    hidden_dropout: float = 0.0
-    max_positions: int = 512
+    kind: Literal["compact", "pretrained"] = "compact"
+    num_layers: PositiveInt = 4
+    hidden_size: PositiveInt = 128
+    num_heads: PositiveInt = 4
+    intermediate_size: PositiveInt = 512
+    attention_dropout: Rate = 0.1
+    hidden_dropout: Rate = 0.0
+    max_positions: PositiveInt = 512
     tie_embeddings: bool = True
-    path: str = "smollm2"
-    keep_layers: int = 0
-    finetune: str = "lora"
-    lora_rank: int = 16
-    lora_alpha: int = 32
-    lora_dropout: float = 0.05
-    lora_targets: tuple[str, ...] = DEFAULT_LORA_TARGETS
-    init_new_tokens: str = "text"
+    path: Annotated[str, Field(min_length=1)] = "smollm2"
+    keep_layers: NonNegativeInt = 0
+    finetune: Literal["lora", "full"] = "lora"
+    lora_rank: PositiveInt = 16
+    lora_alpha: PositiveInt = 32
+    lora_dropout: Rate = 0.05
+    lora_targets: NonEmptyNames = DEFAULT_LORA_TARGETS
+    init_new_tokens: Literal["text", "random", "interactions", "text+interactions"] = "text"
 
-    def __post_init__(self) -> None:
-        s = "backbone"
-        _check(self.kind in BACKBONE_KINDS, s, f"kind must be one of {BACKBONE_KINDS}, got {self.kind!r}")
-        for name in ("num_layers", "hidden_size", "num_heads", "intermediate_size", "max_positions"):
-            _check(getattr(self, name) >= 1, s, f"{name} must be >= 1, got {getattr(self, name)}")
-        _check(
-            self.hidden_size % self.num_heads == 0,
-            s,
-            f"hidden_size {self.hidden_size} must be divisible by num_heads {self.num_heads}",
-        )
-        _check(0.0 <= self.attention_dropout < 1.0, s, "attention_dropout must be in [0, 1)")
-        _check(0.0 <= self.hidden_dropout < 1.0, s, "hidden_dropout must be in [0, 1)")
-        _check(self.keep_layers >= 0, s, f"keep_layers must be >= 0 (0 = all), got {self.keep_layers}")
-        _check(
-            self.finetune in FINETUNE_MODES,
-            s,
-            f"finetune must be one of {FINETUNE_MODES}, got {self.finetune!r}",
-        )
-        _check(self.lora_rank >= 1 and self.lora_alpha >= 1, s, "lora_rank and lora_alpha must be >= 1")
-        _check(0.0 <= self.lora_dropout < 1.0, s, "lora_dropout must be in [0, 1)")
-        _check(bool(self.lora_targets), s, "lora_targets must name at least one module")
-        _check(
-            self.init_new_tokens in TOKEN_INITS,
-            s,
-            f"init_new_tokens must be one of {TOKEN_INITS}, got {self.init_new_tokens!r}",
-        )
-        _check(bool(self.path), s, "path must not be empty")
+    @model_validator(mode="after")
+    def _heads_divide_hidden_size(self) -> BackboneConfig:
+        if self.hidden_size % self.num_heads:
+            raise ValueError(
+                f"hidden_size {self.hidden_size} must be divisible by num_heads {self.num_heads}"
+            )
+        return self
 
 
-LOSS_VOCABULARIES = ("full", "identifiers")
-
-
-@dataclass(frozen=True)
-class TrainingConfig:
+class TrainingConfig(ConfigModel):
     """The training loop: examples, optimiser, schedule, validation, early stopping, checkpoints.
 
     prefixes: which training prefixes of each sequence are targets: ``all``, the ``last_n``, or ``sampled``
@@ -157,77 +122,48 @@ class TrainingConfig:
     tends to be a lucky one, `genrec.training.confirm`). Unsharded runs only.
     """
 
-    prefixes: str = "all"
-    last_n: int = 1
-    sample_budget: int = 4
-    batch_size: int = 64
-    epochs: int = 10
-    max_steps: int = 0
-    lr: float = 1e-3
-    weight_decay: float = 0.01
-    warmup_steps: int = 100
-    scheduler: str = "cosine"
-    grad_clip: float = 1.0
-    eval_every: int = 500
-    eval_users: int = 1000
-    patience: int = 5
-    max_minutes: float = 0.0
-    checkpoint_every: int = 500
-    num_threads: int = 0
+    prefixes: Literal["all", "last_n", "sampled"] = "all"
+    last_n: PositiveInt = 1
+    sample_budget: PositiveInt = 4
+    batch_size: PositiveInt = 64
+    epochs: NonNegativeInt = 10
+    max_steps: NonNegativeInt = 0
+    lr: PositiveFloat = 1e-3
+    weight_decay: NonNegativeFloat = 0.01
+    warmup_steps: NonNegativeInt = 100
+    scheduler: Literal["cosine", "linear", "constant_with_warmup"] = "cosine"
+    grad_clip: NonNegativeFloat = 1.0
+    eval_every: NonNegativeInt = 500
+    eval_users: PositiveInt = 1000
+    patience: NonNegativeInt = 5
+    max_minutes: NonNegativeFloat = 0.0
+    checkpoint_every: NonNegativeInt = 500
+    num_threads: NonNegativeInt = 0
     progress: bool = True
     autocast_bf16: bool = False
-    alignment_ratio: float = 0.0
-    alignment_tasks: tuple[str, ...] = ALIGNMENT_TASKS
-    loss_vocabulary: str = "full"
-    schedule_clock: str = "steps"
-    ema_decay: float = 0.0
-    loss_temperature: float = 1.0
-    confirm_users: int = 0
+    alignment_ratio: NonNegativeFloat = 0.0
+    alignment_tasks: Annotated[tuple[AlignmentTask, ...], Field(strict=False)] = ALIGNMENT_TASKS
+    loss_vocabulary: Literal["full", "identifiers"] = "full"
+    #: What the learning-rate decay is laid out over (``genrec.training.schedule``).
+    schedule_clock: Literal["steps", "budget"] = "steps"
+    ema_decay: Rate = 0.0
+    loss_temperature: PositiveFloat = 1.0
+    confirm_users: NonNegativeInt = 0
 
-    def __post_init__(self) -> None:
-        s = "training"
-        _check(self.loss_temperature > 0, s, f"loss_temperature must be > 0, got {self.loss_temperature}")
-        _check(0.0 <= self.ema_decay < 1.0, s, f"ema_decay must be in [0, 1) (0: off), got {self.ema_decay}")
-        _check(
-            self.prefixes in PREFIX_MODES, s, f"prefixes must be one of {PREFIX_MODES}, got {self.prefixes!r}"
-        )
-        _check(
-            self.scheduler in SCHEDULERS, s, f"scheduler must be one of {SCHEDULERS}, got {self.scheduler!r}"
-        )
-        for name in ("last_n", "sample_budget", "batch_size", "eval_users"):
-            _check(getattr(self, name) >= 1, s, f"{name} must be >= 1, got {getattr(self, name)}")
-        for name in (
-            "epochs", "max_steps", "warmup_steps", "eval_every", "patience", "checkpoint_every", "confirm_users"
-        ):  # fmt: skip
-            _check(getattr(self, name) >= 0, s, f"{name} must be >= 0, got {getattr(self, name)}")
-        _check(self.epochs > 0 or self.max_steps > 0, s, "set epochs or max_steps > 0")
-        _check(self.lr > 0, s, f"lr must be > 0, got {self.lr}")
-        _check(self.weight_decay >= 0 and self.grad_clip >= 0, s, "weight_decay and grad_clip must be >= 0")
-        _check(self.max_minutes >= 0 and self.num_threads >= 0, s, "max_minutes, num_threads must be >= 0")
-        _check(self.alignment_ratio >= 0, s, f"alignment_ratio must be >= 0, got {self.alignment_ratio}")
-        _check(
-            self.loss_vocabulary in LOSS_VOCABULARIES, s,
-            f"loss_vocabulary must be one of {LOSS_VOCABULARIES}, got {self.loss_vocabulary!r}",
-        )  # fmt: skip
-        _check(
-            self.schedule_clock in SCHEDULE_CLOCKS, s,
-            f"schedule_clock must be one of {SCHEDULE_CLOCKS}, got {self.schedule_clock!r}",
-        )  # fmt: skip
-        _check(
-            self.schedule_clock == "steps" or self.max_minutes > 0, s,
-            "schedule_clock: budget lays the decay out over max_minutes; set training.max_minutes > 0",
-        )  # fmt: skip
-        bad = sorted(set(self.alignment_tasks) - set(ALIGNMENT_TASKS))
-        _check(not bad, s, f"unknown alignment_tasks {bad}; allowed: {list(ALIGNMENT_TASKS)}")
-        _check(
-            not self.alignment_ratio or bool(self.alignment_tasks),
-            s,
-            "alignment_ratio > 0 needs at least one alignment task",
-        )
+    @model_validator(mode="after")
+    def _consistent(self) -> TrainingConfig:
+        if not (self.epochs > 0 or self.max_steps > 0):
+            raise ValueError("set epochs or max_steps > 0")
+        if self.schedule_clock == "budget" and not self.max_minutes > 0:
+            raise ValueError(
+                "schedule_clock: budget lays the decay out over max_minutes; set training.max_minutes > 0"
+            )
+        if self.alignment_ratio and not self.alignment_tasks:
+            raise ValueError("alignment_ratio > 0 needs at least one alignment task")
+        return self
 
 
-@dataclass(frozen=True)
-class DecodingConfig:
+class DecodingConfig(ConfigModel):
     """How `recommend` grounds generation in the catalogue.
 
     ``trie``: trie-constrained beam search (beams raised to k when k is larger). ``embedding`` (title
@@ -235,107 +171,30 @@ class DecodingConfig:
     items by L2 distance of MiniLM text embeddings.
     """
 
-    num_beams: int = 20
-    batch_size: int = 64
-    grounding: str = "trie"
-    max_new_tokens: int = 48
-
-    def __post_init__(self) -> None:
-        _check(self.num_beams >= 1 and self.batch_size >= 1, "decoding", "num_beams, batch_size must be >= 1")
-        _check(
-            self.grounding in GROUNDINGS,
-            "decoding",
-            f"grounding must be one of {GROUNDINGS}, got {self.grounding!r}",
-        )
-        _check(self.max_new_tokens >= 1, "decoding", "max_new_tokens must be >= 1")
+    num_beams: PositiveInt = 20
+    batch_size: PositiveInt = 64
+    grounding: Literal["trie", "embedding"] = "trie"
+    max_new_tokens: PositiveInt = 48
 
 
-@dataclass(frozen=True)
-class RunConfig:
+class RunConfig(ConfigModel):
     """A whole run: seed plus one section per concern."""
 
     seed: int = 0
     prompt: str = "compact"
-    data: DataConfig = field(default_factory=DataConfig)
-    identifiers: IdentifierConfig = field(default_factory=IdentifierConfig)
-    backbone: BackboneConfig = field(default_factory=BackboneConfig)
-    training: TrainingConfig = field(default_factory=TrainingConfig)
-    decoding: DecodingConfig = field(default_factory=DecodingConfig)
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain-data form (YAML/JSON serialisable)."""
-        out = dataclasses.asdict(self)
-        out["identifiers"]["options"] = dict(self.identifiers.options)
-        out["backbone"]["lora_targets"] = list(self.backbone.lora_targets)
-        out["training"]["alignment_tasks"] = list(self.training.alignment_tasks)
-        return out
+    data: DataConfig = Field(default_factory=DataConfig)
+    identifiers: IdentifierConfig = Field(default_factory=IdentifierConfig)
+    backbone: BackboneConfig = Field(default_factory=BackboneConfig)
+    training: TrainingConfig = Field(default_factory=TrainingConfig)
+    decoding: DecodingConfig = Field(default_factory=DecodingConfig)
 
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.to_dict(), sort_keys=False)
 
 
-def _coerce(value: Any, tp: Any, where: str) -> Any:
-    """Check ``value`` against a field's annotation, converting ints to floats and nested sections."""
-    if dataclasses.is_dataclass(tp):
-        return _build(tp, value, where)
-    origin = typing.get_origin(tp)
-    if origin in (types.UnionType, typing.Union):
-        if value is None and type(None) in typing.get_args(tp):
-            return None
-        (inner,) = [a for a in typing.get_args(tp) if a is not type(None)]
-        return _coerce(value, inner, where)
-    if origin is tuple:
-        if isinstance(value, str) or not isinstance(value, Sequence):
-            raise ConfigError(f"{where}: expected a list, got {value!r}")
-        (inner, _ellipsis) = typing.get_args(tp)
-        return tuple(_coerce(v, inner, f"{where}[{i}]") for i, v in enumerate(value))
-    if origin is not None and issubclass(origin, Mapping):
-        if not isinstance(value, Mapping):
-            raise ConfigError(f"{where}: expected a mapping, got {value!r}")
-        return dict(value)
-    if tp is float and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
-    if tp in (int, float, str, bool) and (
-        not isinstance(value, tp) or (tp is int and isinstance(value, bool))
-    ):
-        raise ConfigError(f"{where}: expected {tp.__name__}, got {value!r}")
-    return value
-
-
-def _build(cls: Any, raw: Any, where: str) -> Any:
-    if not isinstance(raw, Mapping):
-        raise ConfigError(f"{where or 'config'}: expected a mapping, got {raw!r}")
-    hints = typing.get_type_hints(cls)
-    known = {f.name for f in fields(cls)}
-    unknown = sorted(str(k) for k in raw if k not in known)
-    if unknown:
-        raise ConfigError(f"{where or 'config'}: unknown keys {unknown}; allowed: {sorted(known)}")
-    kwargs = {k: _coerce(v, hints[k], f"{where}.{k}" if where else str(k)) for k, v in raw.items()}
-    return cls(**kwargs)
-
-
 def config_from_dict(raw: Mapping[str, Any]) -> RunConfig:
     """Validate a plain mapping into a `RunConfig` (unknown keys and bad types raise `ConfigError`)."""
-    config: RunConfig = _build(RunConfig, raw, "")
-    return config
-
-
-def apply_overrides(raw: Mapping[str, Any], overrides: Sequence[str]) -> dict[str, Any]:
-    """Apply ``section.key=value`` overrides (value parsed as YAML) to a plain config mapping."""
-    out: dict[str, Any] = yaml.safe_load(yaml.safe_dump(dict(raw))) or {}
-    for item in overrides:
-        if "=" not in item:
-            raise ConfigError(f"override {item!r} must look like section.key=value")
-        key, value = item.split("=", 1)
-        parts = key.strip().split(".")
-        node = out
-        for part in parts[:-1]:
-            child = node.setdefault(part, {})
-            if not isinstance(child, dict):
-                raise ConfigError(f"override {item!r}: {part!r} is not a section")
-            node = child
-        node[parts[-1]] = yaml.safe_load(value)
-    return out
+    return validate_config(RunConfig, raw, "config")
 
 
 def recipe_path(name_or_path: str | Path) -> Path:
@@ -353,14 +212,9 @@ def recipe_path(name_or_path: str | Path) -> Path:
 
 
 def load_config(name_or_path: str | Path, overrides: Sequence[str] = ()) -> RunConfig:
-    """Load a recipe (shipped name or YAML path), apply overrides, validate."""
+    """Load a recipe (shipped name or YAML path), apply ``section.key=value`` overrides, validate."""
     path = recipe_path(name_or_path)
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: invalid YAML ({exc})") from None
-    if not isinstance(raw, Mapping):
-        raise ConfigError(f"{path}: expected a mapping at the top level")
+    raw = load_yaml_mapping(path)
     try:
         return config_from_dict(apply_overrides(raw, overrides))
     except ConfigError as exc:

@@ -15,34 +15,27 @@ back, and it is checkpointed so a resumed run averages exactly as an uninterrupt
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import torch
 from accelerate import Accelerator
-from accelerate.utils import DistributedType, broadcast_object_list
+from accelerate.utils import broadcast_object_list
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm.auto import tqdm
 
 from genrec.errors import GenrecError
 from genrec.training import checkpoint as ckpt
 from genrec.training.config import TrainingConfig
-from genrec.training.examples import (
-    ExampleBuilder,
-    bucket_batches,
-    collate,
-    epoch_rng,
-    shard_batches,
-)
+from genrec.training.examples import ExampleBuilder, bucket_batches, collate, epoch_rng, shard_batches
+from genrec.training.launch import SHARDING_ENGINES, check_launch, configure_deepspeed
 from genrec.training.losses import identifier_loss, identifier_vocabulary, target_loss
 from genrec.training.optimizer import weight_decay_groups
+from genrec.training.run_checkpoints import RunCheckpoints
 from genrec.training.schedule import build_scheduler
 from genrec.training.state import TrainResult, TrainState
 
@@ -51,10 +44,6 @@ logger = logging.getLogger(__name__)
 #: Validation callback: the (unwrapped, eval-mode) model -> metrics including "ndcg@10" and "hr@10".
 Validate = Callable[[torch.nn.Module], dict[str, float]]
 SELECT_METRIC = "ndcg@10"
-#: Engines that shard parameters and/or optimizer state across processes.
-SHARDING_ENGINES = (DistributedType.DEEPSPEED, DistributedType.FSDP)
-#: Sub-directory of a checkpoint holding ``accelerate.save_state`` output (sharded runs only).
-ENGINE_STATE = "engine"
 
 
 class Trainer:
@@ -97,6 +86,7 @@ class Trainer:
         self.rebuild = rebuild
         self.state = TrainState()
         self.ema: AveragedModel | None = None
+        self.checkpoints = RunCheckpoints(self.accelerator, self.output_dir, self.sharded)
 
     # ------------------------------------------------------------------ data
     def _epoch_batches(self, epoch: int) -> tuple[list[Any], list[list[int]]]:
@@ -116,80 +106,20 @@ class Trainer:
 
     # ------------------------------------------------------------------ checkpoints
     def _save_checkpoint(self, optimizer: Any, scheduler: Any) -> None:
-        acc = self.accelerator
-        name = f"step-{self.state.step:08d}"
-        staging = [ckpt.new_staging_dir(self.output_dir, name) if acc.is_main_process else None]
-        if acc.num_processes > 1:
-            broadcast_object_list(staging)
-        directory = Path(str(staging[0]))
-        ckpt.save_rng(directory, acc.process_index)
-        if self.sharded:  # each rank writes its shard of the model and optimizer state
-            acc.save_state(str(directory / ENGINE_STATE))
-        weights = acc.get_state_dict(self.model)  # collective under FSDP / DeepSpeed ZeRO-3
-        acc.wait_for_everyone()
-        if acc.is_main_process:
-            ckpt.save_weights(directory, weights)
-            state = {
-                "scheduler": scheduler.state_dict(),
-                "trainer": asdict(self.state),
-                "world_size": acc.num_processes,
-            }
-            if not self.sharded:
-                state["optimizer"] = optimizer.state_dict()
-            if self.ema is not None:
-                ckpt.save_weights(directory, self.ema.module, ckpt.EMA_WEIGHTS)
-                state["ema_n_averaged"] = int(self.ema.n_averaged)
-            ckpt.save_state(directory, state)
-            ckpt.commit(self.output_dir, directory, name, "latest")
-        acc.wait_for_everyone()
+        self.checkpoints.save(self.model, optimizer, scheduler, self.state, self.ema)
 
     def _save_best(self, metrics: dict[str, float]) -> None:
         """Rank 0 writes the weights; sharded, every rank must call this (the gather is collective)."""
-        acc = self.accelerator
-        weights = acc.get_state_dict(self.model) if self.sharded else self._scored_model()
-        if not acc.is_main_process:
-            return
-        name = f"best-{self.state.step:08d}"
-        staging = ckpt.new_staging_dir(self.output_dir, name)
-        ckpt.save_weights(staging, weights)
-        (staging / "metrics.json").write_text(json.dumps(metrics, indent=1))
-        ckpt.commit(self.output_dir, staging, name, "best")
+        weights = self.accelerator.get_state_dict(self.model) if self.sharded else self._scored_model()
+        self.checkpoints.save_best(weights, self.state.step, metrics)
 
     def _resume(self, optimizer: Any, scheduler: Any) -> Path | None:
-        """Restore weights, schedule, RNG and trainer state (and, unsharded, the optimizer) before
-        ``prepare``; returns the checkpoint resumed from (sharded: its engine state is loaded after)."""
-        latest = ckpt.committed(self.output_dir, "latest")
-        if latest is None:
+        """Restore the latest checkpoint, if any, before ``prepare``; returns the checkpoint resumed from."""
+        resumed = self.checkpoints.resume(self.model, optimizer, scheduler)
+        if resumed is None:
             return None
-        state = ckpt.load_state(latest)
-        if int(state.get("world_size", 1)) != self.accelerator.num_processes:
-            logger.warning(
-                "resuming a %s-process run with %s processes",
-                state.get("world_size"),
-                self.accelerator.num_processes,
-            )
-        ckpt.load_weights(latest, self.model)
-        if "optimizer" in state:
-            optimizer.load_state_dict(state["optimizer"])
-        elif not self.sharded:
-            raise GenrecError(
-                f"{latest}: written by a sharded run (DeepSpeed / FSDP); resume it the same way"
-            )
-        scheduler.load_state_dict(state["scheduler"])
-        self.state = TrainState(**state["trainer"])
-        ckpt.load_rng(latest, self.accelerator.process_index)
-        logger.info("resumed from %s (step %d)", latest, self.state.step)
-        return latest
-
-    def _restore_ema(self, checkpoint: Path) -> None:
-        assert self.ema is not None
-        n_averaged = ckpt.load_state(checkpoint).get("ema_n_averaged")
-        if n_averaged is None:
-            raise GenrecError(
-                f"{checkpoint}: written without a weight average; resume with the run's training.ema_decay"
-            )
-        ckpt.load_weights(checkpoint, self.ema.module, ckpt.EMA_WEIGHTS)
-        self.ema.n_averaged.fill_(int(n_averaged))
+        checkpoint, self.state = resumed
+        return checkpoint
 
     # ------------------------------------------------------------------ validation
     def _scored_model(self) -> torch.nn.Module:
@@ -227,46 +157,52 @@ class Trainer:
             st.bad_evals += 1
         return bool(self.config.patience and st.bad_evals >= self.config.patience)
 
-    def _configure_deepspeed(self) -> None:
-        """DeepSpeed needs the micro-batch size and clipping in its config when no dataloader is prepared."""
-        plugin = getattr(self.accelerator.state, "deepspeed_plugin", None)
-        if plugin is None:
-            return
-        config = plugin.deepspeed_config
-        if config.get("train_micro_batch_size_per_gpu", "auto") == "auto":
-            config["train_micro_batch_size_per_gpu"] = self.config.batch_size
-        if config.get("gradient_clipping", "auto") == "auto":
-            config["gradient_clipping"] = self.config.grad_clip or 0.0
-
     # ------------------------------------------------------------------ main loop
     def train(self, halt_at_step: int | None = None) -> TrainResult:
         """Train to the end (or resume and finish). ``halt_at_step`` stops right after that step exactly as
         a killed process would (no final validation or save) — used to test resumption."""
-        cfg, acc = self.config, self.accelerator
-        launched = int(os.environ.get("WORLD_SIZE", "1") or 1)
-        if launched > 1 and acc.num_processes == 1:
-            # e.g. `accelerate launch --use_fsdp` without GPUs: every process would train alone as "rank 0"
-            # and write the same output directory
-            raise GenrecError(
-                f"launched as {launched} processes (WORLD_SIZE) but accelerate set up a single-process run; "
-                "DeepSpeed and FSDP need GPUs — on CPUs launch DDP with `accelerate launch --multi_gpu`"
-            )
-        if cfg.ema_decay and self.sharded:
-            raise GenrecError(
-                "training.ema_decay needs unsharded weights: use one process or DDP, not DeepSpeed / FSDP"
-            )
-        if cfg.num_threads:
-            torch.set_num_threads(cfg.num_threads)
+        check_launch(self.accelerator, self.config.ema_decay, self.sharded)
+        self._set_up_process()
+        total = self.total_steps()
+        vocabulary = self._loss_vocabulary()
+        optimizer, scheduler = self._optimizer_and_scheduler(total)
+        model, optimizer = self._prepare(optimizer, scheduler)
+        run = _Run(model, optimizer, scheduler, vocabulary, total, self._progress_bar(total), self.state)
+        halted = self._train_steps(run, halt_at_step)
+        run.bar.close()
+        if halted:
+            return TrainResult(self.state, total, halted=True)
+        self._validate_final_weights()
+        if not self.state.stopped:
+            self.state.stopped = "completed"
+        self._save_checkpoint(optimizer, scheduler)
+        self._hand_back_best_weights(model)
+        self.accelerator.wait_for_everyone()
+        done_steps = self.state.step - run.start_step
+        logger.info("trained %d steps in %.1f s", done_steps, time.perf_counter() - run.start)
+        return TrainResult(self.state, total, halted=False)
+
+    def _set_up_process(self) -> None:
+        """Thread count, stale staging directories of a killed run removed (rank 0), the seed of this rank."""
+        acc = self.accelerator
+        if self.config.num_threads:
+            torch.set_num_threads(self.config.num_threads)
         if acc.is_main_process:
             root = ckpt.checkpoints_root(self.output_dir)
             for stale in root.glob(".*.tmp") if root.is_dir() else []:
                 shutil.rmtree(stale, ignore_errors=True)
         acc.wait_for_everyone()
         torch.manual_seed(self.seed + acc.process_index)
-        total = self.total_steps()
-        vocabulary = (
-            identifier_vocabulary(self.builder.item_ids) if cfg.loss_vocabulary == "identifiers" else None
-        )
+
+    def _loss_vocabulary(self) -> torch.Tensor | None:
+        """The token ids the loss normalises over (``loss_vocabulary: identifiers``), None for all."""
+        if self.config.loss_vocabulary != "identifiers":
+            return None
+        return identifier_vocabulary(self.builder.item_ids)
+
+    def _optimizer_and_scheduler(self, total: int) -> tuple[torch.optim.Optimizer, Any]:
+        """AdamW over the model's decay groups and the learning-rate schedule over ``total`` steps."""
+        cfg = self.config
         optimizer = torch.optim.AdamW(weight_decay_groups(self.model, cfg.weight_decay), lr=cfg.lr)
         budget_fraction = None
         if cfg.schedule_clock == "budget":
@@ -275,86 +211,139 @@ class Trainer:
                 return self.state.elapsed_s / (60 * cfg.max_minutes)
 
         scheduler = build_scheduler(optimizer, cfg.scheduler, cfg.warmup_steps, total, budget_fraction)
+        return optimizer, scheduler
+
+    def _prepare(self, optimizer: Any, scheduler: Any) -> tuple[torch.nn.Module, Any]:
+        """Resume from the latest checkpoint if there is one, hand model and optimizer to accelerate and
+        start the weight average; returns the prepared (model, optimizer), the model in train mode."""
+        acc = self.accelerator
         resumed = self._resume(optimizer, scheduler)
-        self._configure_deepspeed()
+        configure_deepspeed(acc, self.config.batch_size, self.config.grad_clip)
         model, optimizer = acc.prepare(self.model, optimizer)
         self.model = model
         if resumed is not None and self.sharded:
-            acc.load_state(str(resumed / ENGINE_STATE))
-        if cfg.ema_decay:  # a copy of the (resumed) weights on the training device, in eval mode
-            self.ema = AveragedModel(
-                acc.unwrap_model(model), multi_avg_fn=get_ema_multi_avg_fn(cfg.ema_decay), use_buffers=True
-            )
-            self.ema.eval()
-            if resumed is not None:
-                self._restore_ema(resumed)
+            self.checkpoints.load_engine_state(resumed)
+        if self.config.ema_decay:
+            self._start_average(model, resumed)
         model.train()
-        bar = tqdm(
+        return model, optimizer
+
+    def _start_average(self, model: torch.nn.Module, resumed: Path | None) -> None:
+        """The weight average: a copy of the (resumed) weights on the training device, in eval mode."""
+        average = get_ema_multi_avg_fn(self.config.ema_decay)
+        self.ema = AveragedModel(self.accelerator.unwrap_model(model), multi_avg_fn=average, use_buffers=True)
+        self.ema.eval()
+        if resumed is not None:
+            self.checkpoints.restore_average(self.ema, resumed)
+
+    def _progress_bar(self, total: int) -> Any:
+        """A bar over the run's steps, starting where a resumed run left off (rank 0, if ``progress``)."""
+        return tqdm(
             total=total,
             initial=self.state.step,
-            disable=not (cfg.progress and acc.is_main_process),
+            disable=not (self.config.progress and self.accelerator.is_main_process),
             unit="step",
             dynamic_ncols=True,
         )
-        start, start_tokens, start_step = time.perf_counter(), self.state.tokens, self.state.step
-        elapsed0 = self.state.elapsed_s
-        stop = self.state.stopped
-        while not stop and self.state.step < total:
+
+    def _train_steps(self, run: _Run, halt_at_step: int | None) -> bool:
+        """Optimizer steps, epoch after epoch, until the run's end or a stop; True when ``halt_at_step``
+        cut it short."""
+        while not self.state.stopped and self.state.step < run.total:
             examples, batches = self._epoch_batches(self.state.epoch)
             for b in range(self.state.batch_in_epoch, len(batches)):
-                batch = collate([examples[i] for i in batches[b]], self.pad_token_id)
-                batch = {k: v.to(acc.device) for k, v in batch.items()}
-                with torch.autocast(acc.device.type, dtype=torch.bfloat16, enabled=cfg.autocast_bf16):
-                    if vocabulary is None:
-                        loss = target_loss(model, batch, cfg.loss_temperature)
-                    else:
-                        loss = identifier_loss(model, batch, vocabulary, cfg.loss_temperature)
-                acc.backward(loss)
-                if cfg.grad_clip:
-                    acc.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-                optimizer.step()
-                if self.ema is not None:
-                    self.ema.update_parameters(acc.unwrap_model(model))
-                st = self.state
-                st.elapsed_s = elapsed0 + time.perf_counter() - start  # before the schedule reads it
-                scheduler.step()
-                optimizer.zero_grad(set_to_none=True)
-                st.step += 1
-                st.batch_in_epoch = b + 1
-                st.tokens += int(batch["attention_mask"].sum()) * acc.num_processes
-                rate = (st.tokens - start_tokens) / max(time.perf_counter() - start, 1e-9)
-                bar.update(1)
-                bar.set_postfix(
-                    loss=f"{loss.item():.3f}", tok_s=f"{rate:,.0f}", lr=f"{scheduler.get_last_lr()[0]:.2e}"
-                )
-                if st.batch_in_epoch == len(batches):
-                    st.epoch, st.batch_in_epoch = st.epoch + 1, 0
-                evaluated = False
-                if cfg.eval_every and st.step % cfg.eval_every == 0 and st.step < total:
-                    evaluated = True
-                    if self._run_validation():
-                        stop = st.stopped = "early_stopping"
-                if cfg.max_minutes:
-                    flag = [st.elapsed_s > 60 * cfg.max_minutes]  # rank 0's clock decides for all
-                    if acc.num_processes > 1:
-                        broadcast_object_list(flag)
-                    if flag[0] and not stop:
-                        stop = st.stopped = "time_budget"
-                if evaluated or stop or (cfg.checkpoint_every and st.step % cfg.checkpoint_every == 0):
-                    self._save_checkpoint(optimizer, scheduler)
-                if halt_at_step is not None and st.step >= halt_at_step:
-                    bar.close()
-                    return TrainResult(self.state, total, halted=True)
-                if stop or st.step >= total:
+                batch = self._device_batch([examples[i] for i in batches[b]])
+                loss = self._loss(run, batch)
+                self._optimizer_step(run, loss)
+                self._count_step(b, len(batches), batch)
+                self._show_progress(run, loss)
+                validated = self._validate_if_due(run.total)
+                self._stop_if_out_of_time()
+                if validated or self.state.stopped or self._checkpoint_due():
+                    self._save_checkpoint(run.optimizer, run.scheduler)
+                if halt_at_step is not None and self.state.step >= halt_at_step:
+                    return True
+                if self.state.stopped or self.state.step >= run.total:
                     break
-        bar.close()
-        if self.validate is not None and (
-            not self.state.history or self.state.history[-1]["step"] != self.state.step
-        ):
+        return False
+
+    def _device_batch(self, examples: list[Any]) -> dict[str, torch.Tensor]:
+        """``examples`` padded into one batch on the training device: (batch, length) tensors."""
+        batch = collate(examples, self.pad_token_id)
+        return {k: v.to(self.accelerator.device) for k, v in batch.items()}
+
+    def _loss(self, run: _Run, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """The batch's mean loss on its target identifier tokens (a scalar)."""
+        cfg = self.config
+        with torch.autocast(self.accelerator.device.type, dtype=torch.bfloat16, enabled=cfg.autocast_bf16):
+            if run.vocabulary is None:
+                return target_loss(run.model, batch, cfg.loss_temperature)
+            return identifier_loss(run.model, batch, run.vocabulary, cfg.loss_temperature)
+
+    def _optimizer_step(self, run: _Run, loss: torch.Tensor) -> None:
+        """Backward, clip, step, update the average, then advance the schedule (on the run's clock)."""
+        acc = self.accelerator
+        acc.backward(loss)
+        if self.config.grad_clip:
+            acc.clip_grad_norm_(run.model.parameters(), self.config.grad_clip)
+        run.optimizer.step()
+        if self.ema is not None:
+            self.ema.update_parameters(acc.unwrap_model(run.model))
+        self.state.elapsed_s = run.elapsed_before + time.perf_counter() - run.start  # the schedule reads it
+        run.scheduler.step()
+        run.optimizer.zero_grad(set_to_none=True)
+
+    def _count_step(self, batch_index: int, batches_in_epoch: int, batch: dict[str, torch.Tensor]) -> None:
+        """Advance the position (step, batch, epoch) and the count of tokens trained on, all ranks'."""
+        st = self.state
+        st.step += 1
+        st.batch_in_epoch = batch_index + 1
+        st.tokens += int(batch["attention_mask"].sum()) * self.accelerator.num_processes
+        if st.batch_in_epoch == batches_in_epoch:
+            st.epoch, st.batch_in_epoch = st.epoch + 1, 0
+
+    def _show_progress(self, run: _Run, loss: torch.Tensor) -> None:
+        """Advance the bar; show the loss, this process's tokens per second and the learning rate."""
+        rate = (self.state.tokens - run.start_tokens) / max(time.perf_counter() - run.start, 1e-9)
+        run.bar.update(1)
+        run.bar.set_postfix(
+            loss=f"{loss.item():.3f}", tok_s=f"{rate:,.0f}", lr=f"{run.scheduler.get_last_lr()[0]:.2e}"
+        )
+
+    def _validate_if_due(self, total: int) -> bool:
+        """Validate every ``eval_every`` steps before the last (which `train` validates after the loop);
+        stops the run when early stopping triggers. True when it validated."""
+        every, step = self.config.eval_every, self.state.step
+        if not (every and step % every == 0 and step < total):
+            return False
+        if self._run_validation():
+            self.state.stopped = "early_stopping"
+        return True
+
+    def _stop_if_out_of_time(self) -> None:
+        """Stop the run once it has trained ``max_minutes`` (rank 0's clock decides for every rank)."""
+        if not self.config.max_minutes:
+            return
+        flag = [self.state.elapsed_s > 60 * self.config.max_minutes]
+        if self.accelerator.num_processes > 1:
+            broadcast_object_list(flag)
+        if flag[0] and not self.state.stopped:
+            self.state.stopped = "time_budget"
+
+    def _checkpoint_due(self) -> bool:
+        """True every ``checkpoint_every`` steps."""
+        every = self.config.checkpoint_every
+        return bool(every and self.state.step % every == 0)
+
+    def _validate_final_weights(self) -> None:
+        """Validate the final weights unless the last validation already scored this step."""
+        history = self.state.history
+        if self.validate is not None and (not history or history[-1]["step"] != self.state.step):
             self._run_validation()
-        if not self.state.stopped:
-            self.state.stopped = "completed"
-        self._save_checkpoint(optimizer, scheduler)
+
+    def _hand_back_best_weights(self, model: torch.nn.Module) -> None:
+        """Leave the best weights (else the average, else the final ones) in the model `train` hands back."""
+        acc = self.accelerator
         best = ckpt.committed(self.output_dir, "best")
         if self.sharded and self.rebuild is not None:
             # the trained module's parameters stay sharded: hand back a plain copy with the gathered weights
@@ -367,7 +356,26 @@ class Trainer:
             ckpt.load_weights(best, acc.unwrap_model(model))
         elif self.ema is not None:  # no validation: hand back the average
             acc.unwrap_model(model).load_state_dict(self.ema.module.state_dict())
-        acc.wait_for_everyone()
-        done_steps = self.state.step - start_step
-        logger.info("trained %d steps in %.1f s", done_steps, time.perf_counter() - start)
-        return TrainResult(self.state, total, halted=False)
+
+
+class _Run:
+    """What one call of `Trainer.train` steps with: the prepared model, optimizer and schedule, the loss
+    vocabulary, the progress bar, and where this process started (clock, tokens, step, time trained)."""
+
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        optimizer: Any,
+        scheduler: Any,
+        vocabulary: torch.Tensor | None,
+        total: int,
+        bar: Any,
+        state: TrainState,
+    ) -> None:
+        self.model, self.optimizer, self.scheduler = model, optimizer, scheduler
+        self.vocabulary = vocabulary
+        self.total = total
+        self.bar = bar
+        self.start = time.perf_counter()
+        self.start_tokens, self.start_step = state.tokens, state.step
+        self.elapsed_before = state.elapsed_s

@@ -104,9 +104,11 @@ def identifier_loss(
     if not bool(keep.any()):
         raise GenrecError("a training batch has no labelled target token")
     out = model(
-        input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
-        output_hidden_states=True, logits_to_keep=1,
-    )  # fmt: skip
+        input_ids=batch["input_ids"],
+        attention_mask=batch["attention_mask"],
+        output_hidden_states=True,
+        logits_to_keep=1,
+    )
     hidden = out.hidden_states[-1][:, :-1][keep]  # (targets, hidden), after the final norm
     targets = labels[keep]  # (targets,)
     vocabulary = vocabulary.to(targets.device)

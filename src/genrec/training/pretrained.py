@@ -173,10 +173,8 @@ def build_pretrained_backbone(
                 if tok in token_vectors:
                     vectors[row] = torch.as_tensor(token_vectors[tok], dtype=torch.float32)
         n = init_token_rows(model, tokenizer, new_ids, texts, seed, vectors)
-        logger.info(
-            "initialised %d of %d identifier token rows from item text%s", n, len(new_ids),
-            " plus interaction vectors" if vectors is not None else "",
-        )  # fmt: skip
+        source = "item text plus interaction vectors" if vectors is not None else "item text"
+        logger.info("initialised %d of %d identifier token rows from %s", n, len(new_ids), source)
     if config.hidden_dropout > 0.0:  # after the resize, which replaces the embedding module
         add_residual_dropout(model, config.hidden_dropout)
     model.config.use_cache = True

@@ -24,6 +24,7 @@ from genrec.data import leave_one_out, load_dataset
 from genrec.data.stats import format_stats
 from genrec.errors import ConfigError
 from genrec.evaluation.evaluator import evaluate
+from genrec.io.files import write_text_atomic
 from genrec.recommenders.popularity import PopularityRecommender
 from genrec.recommenders.run_dir import save_run
 from genrec.recommenders.sasrec import SASRecConfig, SASRecRecommender
@@ -121,9 +122,14 @@ def run_demo(
         console.print(sasrec_summary(sasrec.training_log))
         results["sasrec"] = evaluate(sasrec, split.test_set(), k_max=20).metrics
         generative = demo_generative(
-            seed=config.seed, max_minutes=config.train_minutes, max_steps=config.train_steps, console=console,
-            show=False, backbone=config.backbone, keep_model=model_dir,
-        )  # fmt: skip
+            seed=config.seed,
+            max_minutes=config.train_minutes,
+            max_steps=config.train_steps,
+            console=console,
+            show=False,
+            backbone=config.backbone,
+            keep_model=model_dir,
+        )
         results[f"generative ({generative['recipe']})"] = generative["test"]
         previous_kept = generative["previous_model_kept"]
     elif model_dir is not None:
@@ -154,11 +160,8 @@ def run_demo(
         "wall_time_s": time.perf_counter() - start,
     }
     if output_dir is not None:
-        output_dir.mkdir(parents=True, exist_ok=True)
         for name, payload in (("config.json", summary["config"]), ("summary.json", summary)):
-            tmp = output_dir / f"{name}.tmp"
-            tmp.write_text(json.dumps(payload, indent=2))
-            tmp.replace(output_dir / name)
+            write_text_atomic(output_dir / name, json.dumps(payload, indent=2))
     console.print(f"demo finished in {summary['wall_time_s']:.1f} s")
     if model_dir is not None:
         if previous_kept:

@@ -14,13 +14,13 @@ from typing import Any
 
 import numpy as np
 
+from genrec.config import apply_overrides
 from genrec.data import leave_one_out, load_dataset
 from genrec.data.spec import dataset_reference
 from genrec.errors import ConfigError
 from genrec.evaluation.evaluator import evaluate
 from genrec.evaluation.report import metrics_markdown, plot_curves
 from genrec.io.files import write_json_atomic, write_text_atomic
-from genrec.recommenders.config import parse_overrides
 from genrec.recommenders.registry import build_recommender, load_recommender, resolve_config
 from genrec.recommenders.run_dir import save_run
 
@@ -52,12 +52,16 @@ def evaluate_command(
     if k_max < 10:
         raise ConfigError(f"k_max must be >= 10 (HR@10 / NDCG@10 are reported), got {k_max}")
     dataset = dataset_reference(dataset)
-    values = dict(overrides) if isinstance(overrides, Mapping) else parse_overrides(overrides)
+    values = dict(overrides) if isinstance(overrides, Mapping) else apply_overrides({}, overrides)
     resolved = {
-        "dataset": dataset, "model": model, "seed": seed, "exclude_history": exclude_history,
-        "k_max": k_max, "load_dir": None if load_dir is None else str(load_dir),
+        "dataset": dataset,
+        "model": model,
+        "seed": seed,
+        "exclude_history": exclude_history,
+        "k_max": k_max,
+        "load_dir": None if load_dir is None else str(load_dir),
         "model_config": resolve_config(model, values, seed),
-    }  # fmt: skip
+    }
     output_dir = Path(output_dir)
     write_json_atomic(output_dir / "config.json", resolved)
     start = time.perf_counter()
@@ -77,9 +81,14 @@ def evaluate_command(
         train_time = 0.0
     counts = train_item_counts(train.sequences, train.num_items)
     result = evaluate(
-        recommender, split.test_set(), k_max=k_max, exclude_history=exclude_history,
-        num_items=train.num_items, item_counts=counts, progress=progress,
-    )  # fmt: skip
+        recommender,
+        split.test_set(),
+        k_max=k_max,
+        exclude_history=exclude_history,
+        num_items=train.num_items,
+        item_counts=counts,
+        progress=progress,
+    )
     metrics: dict[str, Any] = {"test": result.metrics, "train_wall_time_s": train_time}
     log = getattr(recommender, "training_log", None)
     if log:

@@ -8,9 +8,6 @@ layout ``{"<item id>": ["<a_12>", ...]}``, ``tokenizer.json`` and model files), 
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -20,7 +17,7 @@ from genrec.data import leave_one_out, load_dataset
 from genrec.data.registry import AMAZON_SETS, default_data_dir
 from genrec.data.spec import dataset_reference
 from genrec.errors import ConfigError
-from genrec.io.files import write_json_atomic, write_text_atomic
+from genrec.io.files import atomic_directory, write_json_atomic, write_text_atomic
 from genrec.recommenders.sasrec_embeddings import sasrec_embeddings
 from genrec.tokenizers.base import ItemTokenizer
 from genrec.tokenizers.collaborative import CollaborativeTokenizer
@@ -89,17 +86,6 @@ def stats_markdown(title: str, stats: Mapping[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _publish(tmp: Path, target: Path) -> None:
-    """Move a finished temporary directory onto ``target``, replacing an earlier result."""
-    old = None
-    if target.exists():
-        old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old.", dir=target.parent))
-        os.replace(target, old / "previous")
-    os.replace(tmp, target)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
-
-
 def tokenize_command(
     dataset: str,
     tokenizer: str,
@@ -136,16 +122,9 @@ def tokenize_command(
     # CPU seconds over all threads: wall time on a machine shared with other jobs overstates the cost.
     stats["fit_cpu_seconds"] = fit_cpu_s
     config = {"dataset": dataset, "tokenizer": name, "seed": seed, "options": opts, "data_dir": str(data_dir)}
-    output_dir = Path(output_dir)
-    output_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{output_dir.name}.", dir=output_dir.parent))
-    try:
-        tok.save(tmp)
-        write_json_atomic(tmp / "stats.json", stats)
-        write_text_atomic(tmp / "stats.md", stats_markdown(f"{name} identifiers for {dataset}", stats))
-        write_json_atomic(tmp / "config.json", config)
-        _publish(tmp, output_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    with atomic_directory(Path(output_dir), replace=True) as staging:
+        tok.save(staging)
+        write_json_atomic(staging / "stats.json", stats)
+        write_text_atomic(staging / "stats.md", stats_markdown(f"{name} identifiers for {dataset}", stats))
+        write_json_atomic(staging / "config.json", config)
     return stats

@@ -7,7 +7,6 @@ the best model; `GenerativeRecommender.load` restores it) and ``metrics.json``.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import time
 from collections.abc import Sequence
@@ -21,6 +20,7 @@ from genrec.data import LeaveOneOutSplit, leave_one_out, load_dataset
 from genrec.data.spec import dataset_reference
 from genrec.errors import ConfigError
 from genrec.evaluation.evaluator import evaluate
+from genrec.evaluation.metrics import validity_rate
 from genrec.io.files import write_json_atomic, write_text_atomic
 from genrec.recommenders.generative import GenerativeRecommender
 from genrec.recommenders.run_dir import save_run
@@ -87,8 +87,8 @@ def train_and_evaluate(
     from genrec.data.registry import default_data_dir
 
     # a data spec path resolves against the working directory and is recorded absolute (resume, recommend)
-    data_config = dataclasses.replace(run_config.data, dataset=dataset_reference(run_config.data.dataset))
-    run_config = dataclasses.replace(run_config, data=data_config)
+    data_config = run_config.data.model_copy(update={"dataset": dataset_reference(run_config.data.dataset)})
+    run_config = run_config.model_copy(update={"data": data_config})
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     main = PartialState().is_main_process
@@ -114,14 +114,18 @@ def train_and_evaluate(
             metrics["test"] = dict(result.metrics)
             if len(test_set) < total:
                 metrics["test"]["users"], metrics["test"]["users_total"] = len(test_set), total
-            metrics["test"]["validity"] = float((result.items >= 0).mean()) if result.items.size else 0.0
+            metrics["test"]["validity"] = validity_rate(result.items, None)
         metrics["total_wall_time_s"] = time.perf_counter() - start
         recommender.metrics = metrics
         # a servable run directory: `genrec serve --model OUT/model` and `genrec recommend` load it as is
         save_run(
-            recommender, data.catalogue, output_dir / "model", dataset=run_config.data.dataset,
-            data_dir=data_dir, train=split.train_data(),
-        )  # fmt: skip
+            recommender,
+            data.catalogue,
+            output_dir / "model",
+            dataset=run_config.data.dataset,
+            data_dir=data_dir,
+            train=split.train_data(),
+        )
         write_json_atomic(output_dir / "metrics.json", metrics)
     return recommender, split, metrics
 
