@@ -128,6 +128,27 @@ def data_stats(
     console.print(table)
 
 
+@data_app.command("new-items")
+def data_new_items(
+    name: Annotated[str, typer.Argument(help=DATASET_HELP)],
+    fraction: Annotated[
+        float, typer.Option("--fraction", help="Share of the catalogue held out as new.")
+    ] = 0.1,
+    seed: SeedOption = 0,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Print the group sizes of the new-item split (docs/new-items.md): new items, users, target groups."""
+    from genrec.data.new_items import dataset_group_sizes, format_group_sizes
+
+    sizes = dataset_group_sizes(name, data_dir, fraction=fraction, seed=seed)
+    table = Table(title=f"{name}: new-item split (fraction {fraction}, seed {seed})")
+    table.add_column("group")
+    table.add_column("size", justify="right")
+    for label, value in format_group_sizes(sizes):
+        table.add_row(label, value)
+    console.print(table)
+
+
 @assets_app.command("prepare")
 def assets_prepare(
     skip_smollm2: Annotated[bool, typer.Option(help="Do not convert SmolLM2 to safetensors now.")] = False,
@@ -142,7 +163,7 @@ def assets_prepare(
 @app.command()
 def evaluate(
     dataset: Annotated[str, typer.Argument(help=DATASET_HELP)],
-    model: Annotated[str, typer.Argument(help="popularity, sasrec or gru4rec.")],
+    model: Annotated[str, typer.Argument(help="popularity, sasrec, gru4rec or content.")],
     output_dir: Annotated[Path, typer.Option("--output-dir", "-o", help="Run directory to write.")],
     seed: SeedOption = 0,
     data_dir: DataDirOption = None,

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from genrec.recommenders.base import Recommender
+from genrec.recommenders.content import ContentConfig, ContentRecommender
 from genrec.recommenders.gru4rec import GRU4RecConfig, GRU4RecRecommender
 from genrec.recommenders.popularity import PopularityRecommender
 from genrec.recommenders.sasrec import SASRecConfig, SASRecRecommender
+from recommenders.content_fixtures import fake_embed
 from recommenders.contract import RecommenderContract
 
 FAST = {"epochs": 3, "patience": 2, "batch_size": 16, "num_threads": 1}
@@ -29,3 +31,8 @@ class TestSASRecBCE(RecommenderContract):
 class TestGRU4Rec(RecommenderContract):
     def make(self, seed: int) -> Recommender:
         return GRU4RecRecommender(GRU4RecConfig(seed=seed, embedding_size=16, hidden_size=16, **FAST))
+
+
+class TestContent(RecommenderContract):
+    def make(self, seed: int) -> Recommender:
+        return ContentRecommender(ContentConfig(seed=seed, history_items=5), embed=fake_embed)

@@ -15,7 +15,7 @@ from pydantic import NonNegativeFloat, PositiveFloat, PositiveInt
 
 from genrec.config import ConfigModel, validate_config
 
-C = TypeVar("C", bound="SequentialConfig")
+C = TypeVar("C", bound=ConfigModel)
 
 
 class SequentialConfig(ConfigModel):

@@ -7,10 +7,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from genrec.config import ConfigModel
 from genrec.errors import ConfigError, GenrecError
 from genrec.io.files import read_json
 from genrec.recommenders.base import Recommender
-from genrec.recommenders.config import SequentialConfig, config_from_mapping
+from genrec.recommenders.config import config_from_mapping
+from genrec.recommenders.content import CONTENT_FILE, ContentRecommender
 from genrec.recommenders.gru4rec import GRU4RecRecommender
 from genrec.recommenders.popularity import PopularityRecommender
 from genrec.recommenders.sasrec import SASRecRecommender
@@ -22,13 +24,14 @@ class RegistryEntry:
     """A trainable recommender: its class and (for the neural ones) its config class."""
 
     cls: type[Any]
-    config_cls: type[SequentialConfig] | None
+    config_cls: type[ConfigModel] | None
 
 
 REGISTRY: dict[str, RegistryEntry] = {
     "popularity": RegistryEntry(PopularityRecommender, None),
     "sasrec": RegistryEntry(SASRecRecommender, SASRecRecommender.config_cls),
     "gru4rec": RegistryEntry(GRU4RecRecommender, GRU4RecRecommender.config_cls),
+    "content": RegistryEntry(ContentRecommender, ContentRecommender.config_cls),
 }
 
 
@@ -69,6 +72,8 @@ def load_recommender(directory: Path) -> Recommender:
     directory = Path(directory)
     if (directory / "popularity.json").is_file():
         return PopularityRecommender.load(directory)
+    if (directory / CONTENT_FILE).is_file():
+        return ContentRecommender.load(directory)
     if (directory / META_FILE).is_file():
         name = str(read_json(directory / META_FILE).get("name"))
         cls = _entry(name).cls
@@ -78,4 +83,6 @@ def load_recommender(directory: Path) -> Recommender:
         from genrec.recommenders.generative import GenerativeRecommender
 
         return GenerativeRecommender.load(directory)
-    raise GenrecError(f"{directory} holds no saved recommender (no popularity.json, {META_FILE} or run.json)")
+    raise GenrecError(
+        f"{directory} holds no saved recommender (no popularity.json, {CONTENT_FILE}, {META_FILE} or run.json)"
+    )

@@ -36,6 +36,7 @@ BUILTIN_RECOMMENDERS: dict[str, str] = {
     "popularity": "genrec.recommenders.popularity:PopularityRecommender",
     "sasrec": "genrec.recommenders.sasrec:SASRecRecommender",
     "gru4rec": "genrec.recommenders.gru4rec:GRU4RecRecommender",
+    "content": "genrec.recommenders.content:ContentRecommender",
     "generative": "genrec.recommenders.generative:GenerativeRecommender",
 }
 
