@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 from genrec.serving.app import create_app
 from genrec.serving.batching import BatchingConfig
 from genrec.serving.service import RecommendService
+from tiny_train import tiny_train_values
 
 
 @pytest.fixture(scope="module")
@@ -202,12 +203,7 @@ def test_generative_run_applies_rules_inside_decoding(tmp_path: Path) -> None:
     """A trained generative run serves as is; exclusions and category filters still give K items."""
     from genrec.workflows.train import train_command
 
-    tiny = [
-        "data.dataset=ml-100k", "backbone.num_layers=1", "backbone.hidden_size=16", "backbone.num_heads=2",
-        "backbone.intermediate_size=32", "training.max_steps=2", "training.batch_size=32",
-        "training.eval_every=0", "training.progress=false", "training.num_threads=1",
-        "training.eval_users=20", "decoding.num_beams=12",
-    ]  # fmt: skip
+    tiny = tiny_train_values("ml-100k", eval_users=20, num_beams=12)
     train_command("office-atomic-compact", tmp_path / "run", seed=0, overrides=tiny, test=False)
     service = RecommendService.from_run(tmp_path / "run" / "model")
     history = ["1", "2", "Star Wars (1977)"]

@@ -22,13 +22,9 @@ from genrec.serving.app import create_app
 from genrec.serving.batching import BatchingConfig, MicroBatcher
 from genrec.serving.metrics import ServerMetrics
 from genrec.serving.service import Query, Ranked, RecommendService
+from tiny_train import tiny_train_values
 
-TINY_GENERATIVE = [
-    "data.dataset=ml-100k", "backbone.num_layers=1", "backbone.hidden_size=16", "backbone.num_heads=2",
-    "backbone.intermediate_size=32", "training.max_steps=20", "training.batch_size=32",
-    "training.eval_every=0", "training.progress=false", "training.num_threads=1",
-    "training.eval_users=20", "decoding.num_beams=12",
-]  # fmt: skip
+TINY_GENERATIVE = tiny_train_values("ml-100k", eval_users=20, max_steps=20, num_beams=12)
 
 
 @pytest.fixture(scope="module")
