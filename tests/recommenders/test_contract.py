@@ -7,6 +7,7 @@ from genrec.recommenders.content import ContentConfig, ContentRecommender
 from genrec.recommenders.gru4rec import GRU4RecConfig, GRU4RecRecommender
 from genrec.recommenders.popularity import PopularityRecommender
 from genrec.recommenders.sasrec import SASRecConfig, SASRecRecommender
+from genrec.recommenders.text_sasrec import TextSASRecConfig, TextSASRecRecommender
 from recommenders.content_fixtures import fake_embed
 from recommenders.contract import RecommenderContract
 
@@ -36,3 +37,15 @@ class TestGRU4Rec(RecommenderContract):
 class TestContent(RecommenderContract):
     def make(self, seed: int) -> Recommender:
         return ContentRecommender(ContentConfig(seed=seed, history_items=5), embed=fake_embed)
+
+
+class TestTextSASRecSum(RecommenderContract):
+    def make(self, seed: int) -> Recommender:
+        config = TextSASRecConfig(seed=seed, hidden_size=16, max_len=8, adapter_hidden=8, **FAST)
+        return TextSASRecRecommender(config, embed=fake_embed)
+
+
+class TestTextSASRecTextOnly(RecommenderContract):
+    def make(self, seed: int) -> Recommender:
+        config = TextSASRecConfig(seed=seed, hidden_size=16, max_len=8, fusion="text-only", **FAST)
+        return TextSASRecRecommender(config, embed=fake_embed)

@@ -15,8 +15,10 @@ from genrec.recommenders.config import config_from_mapping
 from genrec.recommenders.content import CONTENT_FILE, ContentRecommender
 from genrec.recommenders.gru4rec import GRU4RecRecommender
 from genrec.recommenders.popularity import PopularityRecommender
+from genrec.recommenders.reranker import RERANKER_FILE, LMReranker
 from genrec.recommenders.sasrec import SASRecRecommender
 from genrec.recommenders.sequential import META_FILE, NeuralSequentialRecommender
+from genrec.recommenders.text_sasrec import TextSASRecRecommender
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,8 @@ REGISTRY: dict[str, RegistryEntry] = {
     "sasrec": RegistryEntry(SASRecRecommender, SASRecRecommender.config_cls),
     "gru4rec": RegistryEntry(GRU4RecRecommender, GRU4RecRecommender.config_cls),
     "content": RegistryEntry(ContentRecommender, ContentRecommender.config_cls),
+    "reranker": RegistryEntry(LMReranker, LMReranker.config_cls),
+    "sasrec-text": RegistryEntry(TextSASRecRecommender, TextSASRecRecommender.config_cls),
 }
 
 
@@ -74,6 +78,8 @@ def load_recommender(directory: Path) -> Recommender:
         return PopularityRecommender.load(directory)
     if (directory / CONTENT_FILE).is_file():
         return ContentRecommender.load(directory)
+    if (directory / RERANKER_FILE).is_file():
+        return LMReranker.load(directory)
     if (directory / META_FILE).is_file():
         name = str(read_json(directory / META_FILE).get("name"))
         cls = _entry(name).cls

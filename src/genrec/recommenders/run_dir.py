@@ -37,6 +37,8 @@ BUILTIN_RECOMMENDERS: dict[str, str] = {
     "sasrec": "genrec.recommenders.sasrec:SASRecRecommender",
     "gru4rec": "genrec.recommenders.gru4rec:GRU4RecRecommender",
     "content": "genrec.recommenders.content:ContentRecommender",
+    "sasrec-text": "genrec.recommenders.text_sasrec:TextSASRecRecommender",
+    "reranker": "genrec.recommenders.reranker:LMReranker",
     "generative": "genrec.recommenders.generative:GenerativeRecommender",
 }
 

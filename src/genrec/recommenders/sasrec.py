@@ -76,13 +76,17 @@ class SASRecNetwork(SequenceNetwork):
 
     def forward(self, seq: torch.Tensor) -> torch.Tensor:
         n = seq.shape[1]  # seq: (batch, len), right-padded, 0 = pad
-        x = self.items(seq) + self.positions(torch.arange(n))[None]  # (batch, len, hidden)
+        x = self.embed_items(seq) + self.positions(torch.arange(n))[None]  # (batch, len, hidden)
         x = self.dropout(self.norm(x))
         causal = torch.ones(n, n, dtype=torch.bool).tril()  # (len, len)
         mask = (causal[None] & (seq != 0)[:, None, :])[:, None]  # (batch, 1, len, len)
         for block in self.blocks:
             x = block(x, mask)
         return x
+
+    def embed_items(self, seq: torch.Tensor) -> torch.Tensor:
+        """Input vectors of item indices + 1 (0 = pad), (..., hidden); a subclass may fuse other views."""
+        return self.items(seq)
 
     def item_table(self) -> torch.Tensor:
         return self.items.weight[1:]

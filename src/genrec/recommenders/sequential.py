@@ -98,6 +98,9 @@ class NeuralSequentialRecommender:
     def build_network(self, num_items: int) -> SequenceNetwork:
         raise NotImplementedError
 
+    def prepare_from_weights(self, state: dict[str, torch.Tensor]) -> None:
+        """Hook run by `load` before `build_network`: restore what the network is built from (no-op here)."""
+
     # ------------------------------------------------------------------ training
     def _loss(self, net: SequenceNetwork, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         hidden = net(inputs)  # (batch, len, hidden)
@@ -261,8 +264,10 @@ class NeuralSequentialRecommender:
             raise GenrecError(f"{directory} holds a {meta.get('name')!r} model, not {cls.name!r}")
         rec = cls(config_from_mapping(cls.config_cls, read_json(directory / CONFIG_FILE)))
         rec.num_items = int(meta["num_items"])
+        state = load_file(str(directory / WEIGHTS_FILE))
+        rec.prepare_from_weights(state)
         net = rec.build_network(rec.num_items)
-        net.load_state_dict(load_file(str(directory / WEIGHTS_FILE)), strict=True)
+        net.load_state_dict(state, strict=True)
         net.eval()
         rec.network = net
         rec.training_log = dict(meta.get("training", {}))

@@ -1,0 +1,306 @@
+"""Cold-start benchmark (issue 53): the baselines on the new-item split, per user group.
+
+    python benchmarks/coldstart.py --datasets office scientific \\
+        --models popularity content sasrec-ce sasrec-text --seeds 0 1 2 --threads 1
+
+For each dataset, ``new_item_split(load_dataset(ds), fraction=0.1, seed=0)`` (docs/new-items.md; the split
+seed is fixed and recorded, only the model seed varies) holds 10% of the catalogue out of every training
+sequence. Each model is fitted on the split's training part, with the validation users for early stopping,
+then scored with `genrec.evaluation.groups.evaluate_groups` on validation and on test: HR@10, NDCG@10,
+users and the share of new items in the top 10, for all users, "new-target" users (the target is a new
+item) and "known-target" users. Choices belong on the validation figures; test is reported once.
+
+Writes ``results/coldstart.json`` and ``results/coldstart.md`` (mean ± sample std over seeds, ddof=1),
+merging into an existing file by dataset and model (other datasets' and models' rows are kept, a re-run seed
+replaces its old run), and per-user Parquet files ``results/coldstart/per_user/<ds>-<model>-seed<S>-<stage>
+.parquet`` (user, group, rank, hr@10, ndcg@10) that `genrec compare` pairs by user, pooled over seeds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from genrec.data import DATASETS, InteractionData, load_dataset
+from genrec.data.new_items import KNOWN_TARGET, NEW_TARGET, NewItemSplit, new_item_split
+from genrec.evaluation.groups import ALL_USERS, GroupEvaluation, evaluate_groups
+from genrec.io.files import atomic_path, read_json, write_json_atomic, write_text_atomic
+from genrec.recommenders.base import Recommender
+from genrec.recommenders.registry import REGISTRY, build_recommender
+from genrec.workflows.evaluate import train_item_counts
+from measured_at import current_commit
+from seed_stats import format_mean_std, mean_and_std
+
+RESULTS = Path(__file__).parent / "results"
+STEM = "coldstart"
+#: The new-item split is the same for every model and seed: 10% of the catalogue, drawn with seed 0.
+NEW_ITEM_FRACTION, SPLIT_SEED = 0.1, 0
+#: Benchmark row name -> (registry name, options). A model seed is given to each build.
+MODELS: dict[str, tuple[str, dict[str, Any]]] = {
+    "popularity": ("popularity", {}),
+    "content": ("content", {}),
+    "sasrec-ce": ("sasrec", {"loss": "ce"}),
+    "sasrec-text": ("sasrec-text", {"loss": "ce", "fusion": "text-only"}),
+    "sasrec-text-sum": ("sasrec-text", {"loss": "ce", "fusion": "sum"}),
+}
+#: Rows that are baselines (genrec's own generative configurations, once added, are not).
+BASELINES = frozenset(MODELS)
+GROUPS = (ALL_USERS, NEW_TARGET, KNOWN_TARGET)
+STAGES = ("valid", "test")
+METRICS = ("hr@10", "ndcg@10", "new_item_share@10", "users")
+PER_USER_COLUMNS = ["user", "group", "rank", "hr@10", "ndcg@10"]
+
+#: Builds an unfitted recommender for (benchmark row name, model seed).
+ModelFactory = Callable[[str, int], Recommender]
+
+
+def registry_factory(threads: int, progress: bool = False) -> ModelFactory:
+    """Builds `MODELS` rows from the registry; neural models train with ``threads`` torch threads."""
+
+    def build(model: str, seed: int) -> Recommender:
+        name, options = MODELS[model]
+        entry = REGISTRY.get(name)
+        fields = getattr(entry.config_cls, "model_fields", {}) if entry is not None else {}
+        overrides = {**options, "num_threads": threads} if "num_threads" in fields else dict(options)
+        return build_recommender(name, overrides, seed=seed, progress=progress)
+
+    return build
+
+
+def group_metrics(evaluation: GroupEvaluation) -> dict[str, dict[str, float]]:
+    """The reported `METRICS` of each group in `GROUPS`."""
+    return {group: {m: evaluation.metrics[group][m] for m in METRICS} for group in GROUPS}
+
+
+def write_per_user(evaluation: GroupEvaluation, groups: Mapping[str, np.ndarray], path: Path) -> None:
+    """Per-user ranks and metrics with each user's group, as Parquet (atomically)."""
+    frame = evaluation.result.per_user()
+    labels = np.full(len(frame), KNOWN_TARGET, dtype=object)
+    labels[groups[NEW_TARGET]] = NEW_TARGET
+    frame["group"] = labels
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
+        frame[PER_USER_COLUMNS].to_parquet(tmp, index=False)
+
+
+def run_one(
+    result: NewItemSplit, model: Recommender, seed: int, per_user: Path | None = None
+) -> dict[str, Any]:
+    """Fit ``model`` on the split's training part and score it per group on validation and on test.
+
+    ``per_user``: a path stem; ``<stem>-valid.parquet`` and ``<stem>-test.parquet`` get the per-user
+    values of the two stages.
+    """
+    split = result.split
+    train = split.train_data()
+    start = time.perf_counter()
+    model.fit(train, split.valid_set())
+    train_s = time.perf_counter() - start
+    counts = train_item_counts(train.sequences, train.num_items)
+    run: dict[str, Any] = {"seed": seed, "train_wall_time_s": train_s}
+    stages = (
+        ("valid", split.valid_set(), result.valid_groups()),
+        ("test", split.test_set(), result.test_groups()),
+    )
+    for stage, eval_set, groups in stages:
+        evaluation = evaluate_groups(
+            model,
+            eval_set,
+            groups,
+            new_items=result.new_items,
+            num_items=train.num_items,
+            item_counts=counts,
+        )
+        run[stage] = group_metrics(evaluation)
+        run[f"{stage}_ms_per_user"] = evaluation.metrics[ALL_USERS]["ms_per_user"]
+        if per_user is not None:
+            path = per_user.with_name(f"{per_user.name}-{stage}.parquet")
+            write_per_user(evaluation, groups, path)
+            run.setdefault("per_user", {})[stage] = path.name
+    log = getattr(model, "training_log", {})
+    run["training"] = {k: v for k, v in log.items() if k != "history"}
+    return run
+
+
+def summarise(runs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """[mean, sample std (None for one seed)] over seeds: per stage and group, and of the timings."""
+    summary: dict[str, Any] = {
+        stage: {
+            group: {m: list(mean_and_std(r[stage][group][m] for r in runs)) for m in METRICS}
+            for group in GROUPS
+        }
+        for stage in STAGES
+    }
+    for key in ("train_wall_time_s", "test_ms_per_user"):
+        summary[key] = list(mean_and_std(r[key] for r in runs))
+    return summary
+
+
+def merge_runs(results: dict[str, Any], dataset: str, model: str, runs: Sequence[dict[str, Any]]) -> None:
+    """Put ``runs`` into ``results`` under dataset and model; a seed already there is replaced."""
+    entry = results["datasets"][dataset]["models"].setdefault(model, {"runs": []})
+    seeds = {r["seed"] for r in runs}
+    kept = [r for r in entry["runs"] if r["seed"] not in seeds]
+    entry["runs"] = sorted([*kept, *runs], key=lambda r: r["seed"])
+    entry["summary"] = summarise(entry["runs"])
+
+
+def _cell(stat: Sequence[float | None], fmt: str = "{:.4f}") -> str:
+    mean, std = stat
+    return "–" if mean is None or np.isnan(mean) else format_mean_std(mean, std, fmt)
+
+
+def dataset_markdown(dataset: str, block: Mapping[str, Any]) -> list[str]:
+    """One dataset's section: the split's group sizes, then one row per model and user group."""
+    sizes = ", ".join(f"{k} {v:,}" for k, v in block["group_sizes"].items())
+    models = list(block["models"])
+    baselines = [m for m in models if m in BASELINES]
+    lines = [
+        f"## {dataset}",
+        "",
+        f"Split: `new_item_split(fraction={block['fraction']}, seed={block['split_seed']})`. Sizes: {sizes}.",
+        "",
+        f"Baselines: {', '.join(baselines) if baselines else 'none'}"
+        f" ({'all rows' if len(baselines) == len(models) else 'the other rows are genrec configurations'}).",
+        "",
+        "| model | seeds | group | users valid / test | valid HR@10 | valid NDCG@10 | test HR@10 | test NDCG@10"
+        " | test new-item share@10 | train s | test ms/user |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for model, entry in block["models"].items():
+        s = entry["summary"]
+        for group in GROUPS:
+            valid, test = s["valid"][group], s["test"][group]
+            users = f"{valid['users'][0]:,.0f} / {test['users'][0]:,.0f}"
+            # Timings belong to the model, not to a group: shown once, on the "all" row.
+            timings = (
+                f"{_cell(s['train_wall_time_s'], '{:.0f}')} | {_cell(s['test_ms_per_user'], '{:.2f}')}"
+                if group == ALL_USERS
+                else " | "
+            )
+            lines.append(
+                f"| {model} | {len(entry['runs'])} | {group} | {users} | {_cell(valid['hr@10'])}"
+                f" | {_cell(valid['ndcg@10'])} | {_cell(test['hr@10'])} | {_cell(test['ndcg@10'])}"
+                f" | {_cell(test['new_item_share@10'])} | {timings} |"
+            )
+    return [*lines, ""]
+
+
+def markdown(results: Mapping[str, Any]) -> str:
+    lines = [
+        "# Cold start: new-item split (issue 53)",
+        "",
+        "Full ranking, history excluded; mean ± sample std (ddof=1) over model seeds. Choose on the valid",
+        "columns (new-target validation users for the new-item figure); test is reported once.",
+        '"new-target": users whose target is a new item (never in any training sequence); "known-target":',
+        "the others. New-item share@10: share of new items among the group's top-10 lists.",
+        "",
+        "Models: `popularity` and `content` (MiniLM text, mean of the 10 most recent history items) as in",
+        "the registry; `sasrec-ce` is SASRec with full-softmax CE: a new item never appears as an input or a",
+        "target in training, so its embedding keeps its random initialisation apart from being pushed down",
+        "as a softmax negative, as a deployed ID model would have it; `sasrec-text` is SASRec whose item",
+        "vectors come only from frozen MiniLM text embeddings through a learned adapter (`fusion=text-only`,",
+        "so new items get a vector); `sasrec-text-sum` adds a learned ID embedding to the adapted text",
+        '(`fusion=sum`). `content` learns nothing from interactions; its "train s" is embedding the',
+        "catalogue's text, which is cached on disk after the first seed (so later seeds take about 0 s).",
+        "Timings are CPU wall-clock with each run's `threads` (in the JSON); rough where the machine was",
+        "shared with other jobs.",
+        "",
+    ]
+    for dataset, block in results["datasets"].items():
+        lines += dataset_markdown(dataset, block)
+    lines += ["Commands:", ""] + [f"- `{c}`" for c in results["commands"]] + [""]
+    return "\n".join(lines)
+
+
+def load_results(path: Path) -> dict[str, Any]:
+    """The stored results at ``path``, or an empty document."""
+    if path.is_file():
+        stored: dict[str, Any] = read_json(path)
+        return stored
+    return {"commands": [], "datasets": {}}
+
+
+def run_benchmark(
+    datasets: Mapping[str, InteractionData],
+    models: Sequence[str],
+    seeds: Sequence[int],
+    factory: ModelFactory,
+    output: Path = RESULTS,
+    command: str = "",
+    threads: int = 1,
+    log: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    """Run every dataset x model x seed, merging into ``output/coldstart.{json,md}`` after each seed."""
+    json_path = output / f"{STEM}.json"
+    results = load_results(json_path)
+    if command and command not in results["commands"]:
+        results["commands"].append(command)
+    for name, data in datasets.items():
+        split = new_item_split(data, fraction=NEW_ITEM_FRACTION, seed=SPLIT_SEED)
+        sizes = split.group_sizes()
+        log(f"{name}: " + ", ".join(f"{k} {v:,}" for k, v in sizes.items()))
+        block = results["datasets"].setdefault(name, {"models": {}})
+        if block.get("group_sizes", sizes) != sizes:
+            raise SystemExit(f"{json_path}: {name} was measured on another split {block['group_sizes']}")
+        block.update(fraction=NEW_ITEM_FRACTION, split_seed=SPLIT_SEED, group_sizes=sizes)
+        for model in models:
+            for seed in seeds:
+                per_user = output / STEM / "per_user" / f"{name}-{model}-seed{seed}"
+                run = run_one(split, factory(model, seed), seed, per_user)
+                run.update(threads=threads, commit=current_commit())
+                # Saved after every seed, so a killed run loses at most the seed in progress.
+                merge_runs(results, name, model, [run])
+                write_json_atomic(json_path, results)
+                write_text_atomic(json_path.with_suffix(".md"), markdown(results))
+                test, valid = run["test"], run["valid"]
+                log(
+                    f"{name} {model} seed {seed} ({run['train_wall_time_s']:.0f} s): "
+                    + "; ".join(
+                        f"{g} valid/test NDCG@10 {valid[g]['ndcg@10']:.4f}/{test[g]['ndcg@10']:.4f}"
+                        for g in GROUPS
+                    )
+                )
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--datasets", nargs="+", default=["office", "scientific"], choices=list(DATASETS))
+    parser.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--data-dir", type=Path, default=None)
+    parser.add_argument("--output", type=Path, default=RESULTS)
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (training and text embedding)")
+    parser.add_argument("--progress", action="store_true")
+    args = parser.parse_args(argv)
+    missing = sorted({MODELS[m][0] for m in args.models} - set(REGISTRY))
+    if missing:
+        parser.error(f"model(s) {', '.join(missing)} are not in genrec's registry in this checkout")
+    torch.set_num_threads(args.threads)
+    datasets = {name: load_dataset(name, args.data_dir) for name in args.datasets}
+    command = "python benchmarks/coldstart.py " + " ".join(sys.argv[1:] if argv is None else argv)
+    run_benchmark(
+        datasets,
+        args.models,
+        args.seeds,
+        registry_factory(args.threads, args.progress),
+        output=args.output,
+        command=command,
+        threads=args.threads,
+    )
+    print(f"wrote {args.output / STEM}.json and .md")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,262 @@
+"""The language model used directly (issue 54): LM-enhanced SASRec rows beside plain SASRec-CE.
+
+    python benchmarks/llm_direct.py --datasets office scientific ml-100k \\
+        --rows sasrec-ce sasrec-text-minilm sasrec-text-smollm2 --seeds 0 1 2 --threads 1
+    python benchmarks/llm_direct.py --screen --datasets office --rows sasrec-text-minilm-only --seeds 0
+
+Every run trains on the leave-one-out training part, early-stops on validation NDCG@10 and records the
+validation figures (full ranking, history excluded). ``--screen`` stops there: screens go to
+``results/llm_direct_screens.json`` and never touch test users; rows are chosen from them and run
+without ``--screen``, which adds the test figures, once per chosen row. Test figures are given for all
+users and for two groups by target item: "head-target" (the target is among the 20% most frequent
+training items) and "tail-target" (every other target). Each row records training time, ms per test
+user (ranking only), seed and commit; per-user test values go to ``results/llm_direct/per_user/`` and
+every row is compared with SASRec-CE on them (`genrec compare`, pooled over the seeds both have).
+
+Writes ``results/llm_direct.json`` and ``results/llm_direct.md`` (rows merged by dataset, row and seed,
+so datasets and rows can be run separately; a seed already present is kept unless ``--redo``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import fcntl
+import json
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from genrec.data import DATASETS, LeaveOneOutSplit, leave_one_out, load_dataset
+from genrec.evaluation.compare import compare_runs
+from genrec.evaluation.evaluator import evaluate
+from genrec.evaluation.groups import evaluate_groups
+from genrec.io.files import write_json_atomic, write_text_atomic
+from genrec.recommenders.registry import build_recommender
+from genrec.workflows.evaluate import train_item_counts
+from measured_at import current_commit
+from seed_stats import format_mean_std, mean_and_std
+
+RESULTS = Path(__file__).parent / "results"
+PER_USER = RESULTS / "llm_direct" / "per_user"
+BASELINE = "sasrec-ce"
+HEAD_SHARE = 0.2
+GROUPS = ("all", "head-target", "tail-target")
+METRICS = ("hr@10", "ndcg@10", "hr@20", "ndcg@20")
+
+#: Row name -> (registered recommender, options). Text rows differ only in the frozen text view.
+ROWS: dict[str, tuple[str, dict[str, Any]]] = {
+    "sasrec-ce": ("sasrec", {"loss": "ce"}),
+    "sasrec-text-minilm": ("sasrec-text", {"loss": "ce", "fusion": "sum", "text_encoder": "minilm"}),
+    "sasrec-text-smollm2": ("sasrec-text", {"loss": "ce", "fusion": "sum", "text_encoder": "smollm2"}),
+    "sasrec-text-minilm-only": (
+        "sasrec-text",
+        {"loss": "ce", "fusion": "text-only", "text_encoder": "minilm"},
+    ),
+}
+
+
+def head_items(split: LeaveOneOutSplit) -> np.ndarray:
+    """Indices of the ``HEAD_SHARE`` most frequent training items (ties: lower index first)."""
+    train = split.train_data()
+    counts = train_item_counts(train.sequences, train.num_items)
+    order = np.lexsort((np.arange(len(counts)), -counts))
+    return np.sort(order[: round(HEAD_SHARE * len(counts))])
+
+
+def run_one(
+    split: LeaveOneOutSplit, row: str, seed: int, threads: int, screen: bool, stem: str
+) -> dict[str, Any]:
+    """Train one row x seed; validation figures always, test figures (and per-user values) unless screening."""
+    name, options = ROWS[row]
+    rec = build_recommender(name, {**options, "num_threads": threads}, seed=seed)
+    train = split.train_data()
+    start = time.perf_counter()
+    rec.fit(train, split.valid_set())
+    train_s = time.perf_counter() - start
+    counts = train_item_counts(train.sequences, train.num_items)
+    valid = evaluate(rec, split.valid_set(), k_max=20, num_items=train.num_items, item_counts=counts)
+    log = {k: v for k, v in getattr(rec, "training_log", {}).items() if k != "history"}
+    run: dict[str, Any] = {
+        "seed": seed,
+        "threads": threads,
+        "commit": current_commit(),
+        "train_s": train_s,
+        "training": log,
+        "valid": {k: valid.metrics[k] for k in METRICS},
+    }
+    if screen:
+        return run
+    test_set = split.test_set()
+    head = head_items(split)
+    is_head = np.isin(np.asarray(test_set.targets), head)
+    groups = {"head-target": np.flatnonzero(is_head), "tail-target": np.flatnonzero(~is_head)}
+    start = time.perf_counter()
+    report = evaluate_groups(rec, test_set, groups, num_items=train.num_items, item_counts=counts)
+    run["ms_per_user"] = 1000 * (time.perf_counter() - start) / len(test_set)
+    run["test"] = {
+        group: {k: values[k] for k in (*METRICS, "users") if k in values}
+        for group, values in report.metrics.items()
+    }
+    run["test"]["all"].update({k: report.metrics["all"][k] for k in ("coverage@10", "gini@10")})
+    PER_USER.mkdir(parents=True, exist_ok=True)
+    per_user = PER_USER / f"{stem}-seed{seed}.parquet"
+    frame = report.result.per_user()
+    frame["group"] = np.where(is_head, "head-target", "tail-target")
+    frame[["user", "group", "rank", "hr@10", "ndcg@10", "hr@20", "ndcg@20"]].to_parquet(per_user, index=False)
+    run["per_user"] = str(per_user.relative_to(RESULTS))
+    return run
+
+
+def summarise(runs: list[dict[str, Any]], stage: str) -> dict[str, Any]:
+    """Mean and sample std over seeds of every (group, metric), plus training time and ms/user."""
+    out: dict[str, Any] = {"seeds": [r["seed"] for r in runs]}
+    if stage == "valid":
+        out["valid"] = {k: list(mean_and_std(r["valid"][k] for r in runs)) for k in METRICS}
+    else:
+        out["test"] = {
+            g: {k: list(mean_and_std(r["test"][g][k] for r in runs)) for k in METRICS} for g in GROUPS
+        }
+        out["valid"] = {k: list(mean_and_std(r["valid"][k] for r in runs)) for k in METRICS}
+        out["ms_per_user"] = list(mean_and_std(r["ms_per_user"] for r in runs))
+    out["train_s"] = list(mean_and_std(r["train_s"] for r in runs))
+    return out
+
+
+def against_baseline(rows: dict[str, Any], row: str) -> dict[str, Any] | None:
+    """Paired comparison (pooled over shared seeds) of ``row`` against SASRec-CE on test NDCG@10, all users."""
+    if row == BASELINE or BASELINE not in rows:
+        return None
+    base = {r["seed"]: r for r in rows[BASELINE]["runs"]}
+    pairs = [(base[r["seed"]], r) for r in rows[row]["runs"] if r["seed"] in base]
+    if not pairs:
+        return None
+    result = compare_runs(
+        [RESULTS / a["per_user"] for a, _ in pairs], [RESULTS / b["per_user"] for _, b in pairs]
+    )
+    verdict = "beats" if result.ci_low > 0 else "loses to" if result.ci_high < 0 else "level with"
+    return {**result.to_dict(), "verdict": verdict, "relative": result.mean_difference / result.mean_a}
+
+
+def cell(pair: list[float | None]) -> str:
+    mean, std = pair
+    assert mean is not None
+    return format_mean_std(mean, std)
+
+
+def markdown(results: dict[str, Any], screens: bool) -> str:
+    """Tables per dataset: test rows with head/tail groups and the paired comparison, or validation screens."""
+    title = "screens (validation users only)" if screens else "LM-enhanced SASRec and its baseline"
+    lines = [f"# The language model used directly: {title}", "", f"Generated by `{results['command']}`.", ""]
+    if not screens:
+        lines += [
+            "Test users, leave-one-out, full ranking, history excluded; mean ± sample std (ddof=1) over seeds.",
+            f"Head-target: the target is among the {HEAD_SHARE:.0%} most frequent training items; tail-target: the rest.",
+            f"vs {BASELINE}: paired bootstrap 95% CI of the NDCG@10 difference on per-user values pooled over seeds.",
+            "",
+        ]
+    for ds, rows in results["datasets"].items():
+        lines += [f"## {ds}", ""]
+        if screens:
+            lines += ["| row | seeds | valid HR@10 | valid NDCG@10 | train s |", "|---|---|---|---|---|"]
+            for row, entry in rows.items():
+                s = entry["summary"]
+                lines.append(
+                    f"| {row} | {len(s['seeds'])} | {cell(s['valid']['hr@10'])} | {cell(s['valid']['ndcg@10'])} | "
+                    f"{cell(s['train_s'])} |"
+                )
+        else:
+            lines += [
+                "| row | seeds | valid NDCG@10 | HR@10 | NDCG@10 | head NDCG@10 | tail NDCG@10 | vs sasrec-ce | train s | ms/user |",
+                "|---|---|---|---|---|---|---|---|---|---|",
+            ]
+            for row, entry in rows.items():
+                s, cmp_ = entry["summary"], entry.get("vs_baseline")
+                versus = "-"
+                if cmp_:
+                    versus = f"{cmp_['verdict']} ({cmp_['relative']:+.1%}; [{cmp_['ci_low']:+.4f}, {cmp_['ci_high']:+.4f}])"
+                t = s["test"]
+                lines.append(
+                    f"| {row} | {len(s['seeds'])} | {cell(s['valid']['ndcg@10'])} | {cell(t['all']['hr@10'])} | "
+                    f"{cell(t['all']['ndcg@10'])} | {cell(t['head-target']['ndcg@10'])} | "
+                    f"{cell(t['tail-target']['ndcg@10'])} | {versus} | {cell(s['train_s'])} | "
+                    f"{cell(s['ms_per_user'])} |"
+                )
+            sizes = next(iter(rows.values()))["runs"][0]["test"]
+            lines += [
+                "",
+                "Users: "
+                + ", ".join(f"{g} {int(sizes[g]['users']):,}" for g in GROUPS if "users" in sizes[g]),
+            ]
+        lines.append("")
+    return "\n".join(lines)
+
+
+@contextmanager
+def locked(path: Path) -> Iterator[dict[str, Any]]:
+    """The results file, read under an exclusive lock and written back atomically (JSON and Markdown).
+
+    Two benchmark processes (one per core) may add rows to the same file: each seed is merged into
+    what is on disk at that moment, so neither overwrites the other's rows.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_suffix(".lock"), "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        results = json.loads(path.read_text()) if path.is_file() else {"command": "", "datasets": {}}
+        yield results
+        write_json_atomic(path, results)
+        write_text_atomic(path.with_suffix(".md"), markdown(results, path.stem.endswith("screens")))
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--datasets", nargs="+", default=["office", "scientific", "ml-100k"], choices=sorted(DATASETS)
+    )
+    parser.add_argument("--rows", nargs="+", default=list(ROWS), choices=list(ROWS))
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument(
+        "--screen", action="store_true", help="validation only (no test users); see the docstring"
+    )
+    parser.add_argument("--redo", action="store_true", help="run seeds already in the results again")
+    args = parser.parse_args(argv)
+    path = RESULTS / ("llm_direct_screens.json" if args.screen else "llm_direct.json")
+    command = "python " + " ".join([Path(sys.argv[0]).as_posix().split("genrec/", 1)[-1], *sys.argv[1:]])
+    for ds in args.datasets:
+        split = leave_one_out(load_dataset(ds))
+        for row in args.rows:
+            for seed in args.seeds:
+                with locked(path) as results:
+                    runs = results["datasets"].get(ds, {}).get(row, {}).get("runs", [])
+                if not args.redo and any(r["seed"] == seed for r in runs):
+                    print(f"{ds} {row} seed {seed}: kept")
+                    continue
+                run = run_one(split, row, seed, args.threads, args.screen, f"{ds}-{row}")
+                with locked(path) as results:  # merged into what is on disk now (module docstring)
+                    commands = filter(None, [*results["command"].split(" && "), command])
+                    results["command"] = " && ".join(dict.fromkeys(commands))
+                    rows = results["datasets"].setdefault(ds, {})
+                    entry = rows.setdefault(row, {"runs": []})
+                    entry["runs"] = sorted(
+                        [r for r in entry["runs"] if r["seed"] != seed] + [run], key=lambda r: r["seed"]
+                    )
+                    entry["summary"] = summarise(entry["runs"], "valid" if args.screen else "test")
+                    if not args.screen:
+                        for name in rows:
+                            rows[name]["vs_baseline"] = against_baseline(rows, name)
+                figures = run["valid"] if args.screen else run["test"]["all"]
+                print(
+                    f"{ds} {row} seed {seed}: valid NDCG@10 {run['valid']['ndcg@10']:.4f}; {figures}",
+                    flush=True,
+                )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,150 @@
+"""`benchmarks/coldstart.py`: per-group figures on the new-item split, results merged by dataset and model."""
+
+from __future__ import annotations
+
+import json
+import statistics
+from pathlib import Path
+from types import ModuleType
+
+import numpy as np
+import pandas as pd
+import pytest
+from benchmark_scripts import load_script
+
+from genrec.data import Catalogue, InteractionData
+from genrec.data.new_items import new_item_split
+from genrec.recommenders.base import Recommender
+from genrec.recommenders.content import ContentConfig, ContentRecommender
+from genrec.recommenders.registry import build_recommender
+from recommenders.content_fixtures import fake_embed
+
+NUM_ITEMS = 40
+GROUPS = ("all", "new-target", "known-target")
+
+
+@pytest.fixture
+def script() -> ModuleType:
+    return load_script("coldstart")
+
+
+def _data(name: str, rng_seed: int, num_users: int = 80) -> InteractionData:
+    """Random sequences of 4..10 distinct items; item n's title names n, so `fake_embed` gives it topic n % 4."""
+    rng = np.random.default_rng(rng_seed)
+    ids = [f"item {i}" for i in range(NUM_ITEMS)]
+    catalogue = Catalogue.from_records(ids, {i: {"title": i} for i in ids})
+    seqs = tuple(
+        tuple(int(x) for x in rng.choice(NUM_ITEMS, size=int(rng.integers(4, 11)), replace=False))
+        for _ in range(num_users)
+    )
+    return InteractionData(name, catalogue, tuple(f"u{u}" for u in range(num_users)), seqs)
+
+
+def _factory(model: str, seed: int) -> Recommender:
+    """Popularity from the registry; the content model with a fake embedder (no MiniLM in tests)."""
+    if model == "content":
+        return ContentRecommender(ContentConfig(seed=seed), embed=fake_embed)
+    return build_recommender(model, seed=seed)
+
+
+def _run(script: ModuleType, out: Path, datasets: dict[str, InteractionData], seeds: list[int]) -> dict:
+    script.run_benchmark(datasets, ["popularity", "content"], seeds, _factory, output=out, log=lambda _: None)
+    return json.loads((out / "coldstart.json").read_text())
+
+
+def test_group_figures_match_the_split(script: ModuleType, tmp_path: Path) -> None:
+    data = _data("toy", 0)
+    sizes = new_item_split(data, fraction=0.1, seed=0).group_sizes()
+    assert sizes["test/new-target"] > 0 and sizes["valid/new-target"] > 0, "the fixture needs new targets"
+    results = _run(script, tmp_path, {"toy": data}, [0, 1])
+    block = results["datasets"]["toy"]
+    assert block["group_sizes"] == sizes and (block["fraction"], block["split_seed"]) == (0.1, 0)
+    for model in ("popularity", "content"):
+        entry = block["models"][model]
+        assert [r["seed"] for r in entry["runs"]] == [0, 1]
+        for run in entry["runs"]:
+            for stage in ("valid", "test"):
+                for group in GROUPS:
+                    assert run[stage][group]["users"] == sizes[f"{stage}/{group}"]
+        ndcg = [r["test"]["new-target"]["ndcg@10"] for r in entry["runs"]]
+        assert entry["summary"]["test"]["new-target"]["ndcg@10"] == pytest.approx(
+            [statistics.fmean(ndcg), statistics.stdev(ndcg)]
+        )
+    # The text model reaches items nobody trained on; their share is measured, not assumed.
+    assert block["models"]["content"]["runs"][0]["test"]["all"]["new_item_share@10"] > 0
+
+
+def test_per_user_files_hold_each_group(script: ModuleType, tmp_path: Path) -> None:
+    data = _data("toy", 0)
+    sizes = new_item_split(data, fraction=0.1, seed=0).group_sizes()
+    results = _run(script, tmp_path, {"toy": data}, [0])
+    run = results["datasets"]["toy"]["models"]["content"]["runs"][0]
+    for stage in ("valid", "test"):
+        frame = pd.read_parquet(tmp_path / "coldstart" / "per_user" / run["per_user"][stage])
+        assert list(frame.columns) == ["user", "group", "rank", "hr@10", "ndcg@10"]
+        assert frame["user"].is_unique
+        counts = frame["group"].value_counts()
+        assert counts["new-target"] == sizes[f"{stage}/new-target"]
+        assert counts["known-target"] == sizes[f"{stage}/known-target"]
+        for group in ("new-target", "known-target"):
+            values = frame.loc[frame["group"] == group, "ndcg@10"]
+            assert values.mean() == pytest.approx(run[stage][group]["ndcg@10"])
+
+
+def test_a_second_dataset_is_merged_beside_the_first(script: ModuleType, tmp_path: Path) -> None:
+    first = _run(script, tmp_path, {"one": _data("one", 0)}, [0, 1])
+    merged = _run(script, tmp_path, {"two": _data("two", 1)}, [0])
+    assert set(merged["datasets"]) == {"one", "two"}
+    assert merged["datasets"]["one"] == first["datasets"]["one"]
+    markdown = (tmp_path / "coldstart.md").read_text()
+    assert "## one" in markdown and "## two" in markdown
+    assert "Baselines: popularity, content (all rows)" in markdown
+    assert f"items {NUM_ITEMS:,}" in markdown
+    # Re-running a seed replaces its run instead of adding a second one.
+    again = _run(script, tmp_path, {"one": _data("one", 0)}, [1])
+    assert [r["seed"] for r in again["datasets"]["one"]["models"]["content"]["runs"]] == [0, 1]
+
+
+def test_a_changed_split_is_refused(script: ModuleType, tmp_path: Path) -> None:
+    _run(script, tmp_path, {"one": _data("one", 0)}, [0])
+    with pytest.raises(SystemExit, match="another split"):
+        _run(script, tmp_path, {"one": _data("one", 5)}, [0])
+
+
+def test_registry_rows_get_their_options_and_threads(script: ModuleType) -> None:
+    model = script.registry_factory(threads=1)("sasrec-ce", 3)
+    assert (model.config.loss, model.config.num_threads, model.config.seed) == ("ce", 1, 3)
+    assert script.registry_factory(threads=1)("popularity", 0).name == "popularity"
+    for row, fusion in (("sasrec-text", "text-only"), ("sasrec-text-sum", "sum")):
+        text = script.registry_factory(threads=1)(row, 0)
+        assert (text.name, text.config.fusion, text.config.loss) == ("sasrec-text", fusion, "ce")
+
+
+def test_command_line_writes_json_and_markdown(script: ModuleType, tmp_path: Path) -> None:
+    root = tmp_path / "data" / "office"
+    root.mkdir(parents=True)
+    data = _data("office", 2)
+    (root / "Office.inter.json").write_text(
+        json.dumps({u: list(s) for u, s in zip(data.users, data.sequences, strict=True)})
+    )
+    items = {
+        str(i): {"title": f"item {i}", "description": "", "brand": "", "categories": ""}
+        for i in range(NUM_ITEMS)
+    }
+    (root / "Office.item.json").write_text(json.dumps(items))
+    args = ["--datasets", "office", "--models", "popularity", "--seeds", "0"]
+    args += ["--data-dir", str(tmp_path / "data"), "--output", str(tmp_path / "out")]
+    assert script.main(args) == 0
+    results = json.loads((tmp_path / "out" / "coldstart.json").read_text())
+    assert results["commands"] == ["python benchmarks/coldstart.py " + " ".join(args)]
+    assert results["datasets"]["office"]["models"]["popularity"]["runs"][0]["threads"] == 1
+    assert "| popularity | 1 | new-target |" in (tmp_path / "out" / "coldstart.md").read_text()
+
+
+def test_a_model_missing_from_the_registry_is_refused_before_any_run(
+    script: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(script.MODELS, "ghost", ("no-such-model", {}))
+    with pytest.raises(SystemExit):
+        script.main(["--datasets", "office", "--models", "ghost", "--output", str(tmp_path)])
+    assert not (tmp_path / "coldstart.json").exists()
