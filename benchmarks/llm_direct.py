@@ -13,6 +13,16 @@ training items) and "tail-target" (every other target). Each row records trainin
 user (ranking only), seed and commit; per-user test values go to ``results/llm_direct/per_user/`` and
 every row is compared with SASRec-CE on them (`genrec compare`, pooled over the seeds both have).
 
+``--zero-shot`` runs the untrained LM instead (`zero_shot_rows.py`): on ``--users`` test users sampled
+with each seed, the candidate protocol (target + 19 sampled items, ranked by title likelihood, beside
+popularity and random) and full ranking under the title trie (beside popularity), with 0 and 3
+in-context examples; kept under ``zero_shot`` in the same file:
+
+    python benchmarks/llm_direct.py --zero-shot --datasets ml-100k office scientific --users 100 --seeds 0
+
+Re-ranker rows (``reranker-*``) also record their own retriever's figures on the same users, the paired
+comparison with it and the ms/user the LM adds. Two processes may write the file at once (one per core).
+
 Writes ``results/llm_direct.json`` and ``results/llm_direct.md`` (rows merged by dataset, row and seed,
 so datasets and rows can be run separately; a seed already present is kept unless ``--redo``).
 """
@@ -31,6 +41,7 @@ from typing import Any
 
 import numpy as np
 
+import zero_shot_rows
 from genrec.data import DATASETS, LeaveOneOutSplit, leave_one_out, load_dataset
 from genrec.evaluation.compare import compare_runs
 from genrec.evaluation.evaluator import evaluate
@@ -46,7 +57,7 @@ PER_USER = RESULTS / "llm_direct" / "per_user"
 BASELINE = "sasrec-ce"
 HEAD_SHARE = 0.2
 GROUPS = ("all", "head-target", "tail-target")
-METRICS = ("hr@10", "ndcg@10", "hr@20", "ndcg@20")
+METRICS = ("hr@5", "ndcg@5", "hr@10", "ndcg@10", "hr@20", "ndcg@20")
 
 #: Row name -> (registered recommender, options). Text rows differ only in the frozen text view.
 ROWS: dict[str, tuple[str, dict[str, Any]]] = {
@@ -57,6 +68,25 @@ ROWS: dict[str, tuple[str, dict[str, Any]]] = {
         "sasrec-text",
         {"loss": "ce", "fusion": "text-only", "text_encoder": "minilm"},
     ),
+    # The re-ranker over SASRec-CE (same seed). Short prompts (5 history titles, titles cut at 40
+    # characters) and SmolLM2 cut to its first 4 layers, fully fine-tuned: chosen for the latency bound
+    # (150 ms/user added on 2 cores), not screened; the full 30-layer LM costs about 1.8 s/user here.
+    "reranker-ft-l4": (
+        "reranker",
+        {
+            "fine_tune": "full",
+            "keep_layers": 4,
+            "history_items": 5,
+            "max_title_chars": 40,
+            "candidate_rounds": 1,
+            "targets_per_round": 4,
+            "max_train_examples": 600,
+            "epochs": 2,
+            "lr": 1e-4,
+            "max_valid_users": 300,
+        },
+    ),
+    "reranker-zeroshot": ("reranker", {"fine_tune": "none", "history_items": 5, "max_title_chars": 40}),
 }
 
 
@@ -73,7 +103,10 @@ def run_one(
 ) -> dict[str, Any]:
     """Train one row x seed; validation figures always, test figures (and per-user values) unless screening."""
     name, options = ROWS[row]
-    rec = build_recommender(name, {**options, "num_threads": threads}, seed=seed)
+    options = {**options, "num_threads": threads}
+    if name == "reranker":  # its retriever is the baseline row, same seed and threads
+        options.setdefault("retriever_options", {**ROWS[BASELINE][1], "num_threads": threads})
+    rec = build_recommender(name, options, seed=seed)
     train = split.train_data()
     start = time.perf_counter()
     rec.fit(train, split.valid_set())
@@ -89,39 +122,59 @@ def run_one(
         "training": log,
         "valid": {k: valid.metrics[k] for k in METRICS},
     }
+    retriever = getattr(rec, "retriever", None)  # a re-ranker is also measured against its own retriever
+    if retriever is not None:
+        mine = evaluate(retriever, split.valid_set(), k_max=20, num_items=train.num_items, item_counts=counts)
+        run["retriever"] = {"valid": {k: mine.metrics[k] for k in METRICS}}
     if screen:
         return run
-    test_set = split.test_set()
-    head = head_items(split)
-    is_head = np.isin(np.asarray(test_set.targets), head)
-    groups = {"head-target": np.flatnonzero(is_head), "tail-target": np.flatnonzero(~is_head)}
-    start = time.perf_counter()
-    report = evaluate_groups(rec, test_set, groups, num_items=train.num_items, item_counts=counts)
-    run["ms_per_user"] = 1000 * (time.perf_counter() - start) / len(test_set)
-    run["test"] = {
-        group: {k: values[k] for k in (*METRICS, "users") if k in values}
-        for group, values in report.metrics.items()
-    }
-    run["test"]["all"].update({k: report.metrics["all"][k] for k in ("coverage@10", "gini@10")})
-    PER_USER.mkdir(parents=True, exist_ok=True)
-    per_user = PER_USER / f"{stem}-seed{seed}.parquet"
-    frame = report.result.per_user()
-    frame["group"] = np.where(is_head, "head-target", "tail-target")
-    frame[["user", "group", "rank", "hr@10", "ndcg@10", "hr@20", "ndcg@20"]].to_parquet(per_user, index=False)
-    run["per_user"] = str(per_user.relative_to(RESULTS))
+    run.update(test_figures(rec, split, counts, f"{stem}-seed{seed}"))
+    if retriever is not None:
+        run["retriever"].update(test_figures(retriever, split, counts, f"{stem}-retriever-seed{seed}"))
+        run["ms_per_user_added"] = run["ms_per_user"] - run["retriever"]["ms_per_user"]
     return run
 
 
+def test_figures(rec: Any, split: LeaveOneOutSplit, counts: np.ndarray, stem: str) -> dict[str, Any]:
+    """Test metrics for all users and the head/tail-target groups, ms/user, and the per-user file."""
+    train, test_set = split.train_data(), split.test_set()
+    is_head = np.isin(np.asarray(test_set.targets), head_items(split))
+    groups = {"head-target": np.flatnonzero(is_head), "tail-target": np.flatnonzero(~is_head)}
+    start = time.perf_counter()
+    report = evaluate_groups(rec, test_set, groups, num_items=train.num_items, item_counts=counts)
+    out: dict[str, Any] = {"ms_per_user": 1000 * (time.perf_counter() - start) / len(test_set)}
+    out["test"] = {
+        group: {k: values[k] for k in (*METRICS, "users") if k in values}
+        for group, values in report.metrics.items()
+    }
+    out["test"]["all"].update({k: report.metrics["all"][k] for k in ("coverage@10", "gini@10")})
+    PER_USER.mkdir(parents=True, exist_ok=True)
+    per_user = PER_USER / f"{stem}.parquet"
+    frame = report.result.per_user()
+    frame["group"] = np.where(is_head, "head-target", "tail-target")
+    frame[["user", "group", "rank", "hr@10", "ndcg@10", "hr@20", "ndcg@20"]].to_parquet(per_user, index=False)
+    out["per_user"] = str(per_user.relative_to(RESULTS))
+    return out
+
+
 def summarise(runs: list[dict[str, Any]], stage: str) -> dict[str, Any]:
-    """Mean and sample std over seeds of every (group, metric), plus training time and ms/user."""
+    """Mean and sample std over seeds of every (group, metric), plus training time and ms/user.
+
+    A metric is summarised only where every seed has it (runs recorded before hr@5/ndcg@5 were added
+    lack them; the per-user files hold the ranks they come from).
+    """
     out: dict[str, Any] = {"seeds": [r["seed"] for r in runs]}
-    if stage == "valid":
-        out["valid"] = {k: list(mean_and_std(r["valid"][k] for r in runs)) for k in METRICS}
-    else:
+    shared = [k for k in METRICS if all(k in r["valid"] for r in runs)]
+    out["valid"] = {k: list(mean_and_std(r["valid"][k] for r in runs)) for k in shared}
+    if stage != "valid":
         out["test"] = {
-            g: {k: list(mean_and_std(r["test"][g][k] for r in runs)) for k in METRICS} for g in GROUPS
+            g: {
+                k: list(mean_and_std(r["test"][g][k] for r in runs))
+                for k in METRICS
+                if all(k in r["test"][g] for r in runs)
+            }
+            for g in GROUPS
         }
-        out["valid"] = {k: list(mean_and_std(r["valid"][k] for r in runs)) for k in METRICS}
         out["ms_per_user"] = list(mean_and_std(r["ms_per_user"] for r in runs))
     out["train_s"] = list(mean_and_std(r["train_s"] for r in runs))
     return out
@@ -142,6 +195,24 @@ def against_baseline(rows: dict[str, Any], row: str) -> dict[str, Any] | None:
     return {**result.to_dict(), "verdict": verdict, "relative": result.mean_difference / result.mean_a}
 
 
+def against_retriever(runs: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """Paired comparison (pooled over seeds) of a re-ranker with its own retriever on test NDCG@10."""
+    pairs = [r for r in runs if "retriever" in r and "per_user" in r["retriever"]]
+    if not pairs:
+        return None
+    result = compare_runs(
+        [RESULTS / r["retriever"]["per_user"] for r in pairs], [RESULTS / r["per_user"] for r in pairs]
+    )
+    verdict = "beats" if result.ci_low > 0 else "loses to" if result.ci_high < 0 else "level with"
+    added = [r["ms_per_user_added"] for r in pairs]
+    return {
+        **result.to_dict(),
+        "verdict": verdict,
+        "relative": result.mean_difference / result.mean_a,
+        "ms_per_user_added": list(mean_and_std(added)),
+    }
+
+
 def cell(pair: list[float | None]) -> str:
     mean, std = pair
     assert mean is not None
@@ -159,7 +230,7 @@ def markdown(results: dict[str, Any], screens: bool) -> str:
             f"vs {BASELINE}: paired bootstrap 95% CI of the NDCG@10 difference on per-user values pooled over seeds.",
             "",
         ]
-    for ds, rows in results["datasets"].items():
+    for ds, rows in results.get("datasets", {}).items():
         lines += [f"## {ds}", ""]
         if screens:
             lines += ["| row | seeds | valid HR@10 | valid NDCG@10 | train s |", "|---|---|---|---|---|"]
@@ -186,6 +257,24 @@ def markdown(results: dict[str, Any], screens: bool) -> str:
                     f"{cell(t['tail-target']['ndcg@10'])} | {versus} | {cell(s['train_s'])} | "
                     f"{cell(s['ms_per_user'])} |"
                 )
+            rerankers = {row: e for row, e in rows.items() if e.get("vs_retriever")}
+            if rerankers:
+                lines += [
+                    "",
+                    "Re-rankers against their own retriever (SASRec-CE, same seed, same users; users whose "
+                    "target is not in the retriever's top 20 keep the retriever's rank):",
+                    "",
+                    "| row | seeds | retriever NDCG@10 | re-ranked NDCG@10 | vs retriever | ms/user added |",
+                    "|---|---|---|---|---|---|",
+                ]
+                for row, entry in rerankers.items():
+                    v, runs = entry["vs_retriever"], entry["runs"]
+                    base = cell(list(mean_and_std(r["retriever"]["test"]["all"]["ndcg@10"] for r in runs)))
+                    lines.append(
+                        f"| {row} | {len(runs)} | {base} | {cell(entry['summary']['test']['all']['ndcg@10'])} | "
+                        f"{v['verdict']} ({v['relative']:+.1%}; [{v['ci_low']:+.4f}, {v['ci_high']:+.4f}]) | "
+                        f"{cell(v['ms_per_user_added'])} |"
+                    )
             sizes = next(iter(rows.values()))["runs"][0]["test"]
             lines += [
                 "",
@@ -193,6 +282,8 @@ def markdown(results: dict[str, Any], screens: bool) -> str:
                 + ", ".join(f"{g} {int(sizes[g]['users']):,}" for g in GROUPS if "users" in sizes[g]),
             ]
         lines.append("")
+    if not screens and results.get("zero_shot"):
+        lines += zero_shot_markdown(results["zero_shot"])
     return "\n".join(lines)
 
 
@@ -212,6 +303,51 @@ def locked(path: Path) -> Iterator[dict[str, Any]]:
         write_text_atomic(path.with_suffix(".md"), markdown(results, path.stem.endswith("screens")))
 
 
+def run_zero_shot(args: argparse.Namespace) -> None:
+    """Zero-shot rows (`zero_shot_rows.run`) per dataset and seed, kept under ``zero_shot`` in llm_direct.json."""
+    path = RESULTS / "llm_direct.json"
+    command = "python " + " ".join([Path(sys.argv[0]).as_posix().split("genrec/", 1)[-1], *sys.argv[1:]])
+    for ds in args.datasets:
+        for seed in args.seeds:
+            with locked(path) as results:
+                done = results.get("zero_shot", {}).get(ds, {}).get(str(seed))
+            if done and not args.redo:
+                print(f"{ds} zero-shot seed {seed}: kept")
+                continue
+            out = zero_shot_rows.run(ds, args.users, seed, args.threads, "smollm2", args.examples)
+            out.update(commit=current_commit(), command=command)
+            with locked(path) as results:
+                results.setdefault("zero_shot", {}).setdefault(ds, {})[str(seed)] = out
+            print(f"{ds} zero-shot seed {seed}: {json.dumps(out['candidate_protocol'])}", flush=True)
+
+
+def zero_shot_markdown(zero_shot: dict[str, Any]) -> list[str]:
+    """Both protocols per dataset and seed: the untrained LM beside popularity and random."""
+    lines = [
+        "## Zero-shot and in-context recommendation (no training)",
+        "",
+        "SmolLM2-135M-Instruct, never trained; a seeded sample of test users. Candidate protocol: the target",
+        "and 19 items sampled from outside the history, ranked by the LM's log-likelihood of each title (ties",
+        "against the target); full ranking: the LM writes a title under the title trie, history excluded.",
+        "",
+    ]
+    for ds, seeds in zero_shot.items():
+        for seed, out in seeds.items():
+            lines += [f"### {ds}, {out['users']} users (sample seed {seed}): candidate protocol", ""]
+            lines += ["| row | NDCG@10 | HR@1 | HR@5 | HR@10 | ms/user |", "|---|---|---|---|---|---|"]
+            for row, v in out["candidate_protocol"].items():
+                ms = "-" if v.get("ms_per_user") is None else f"{v['ms_per_user']:.1f}"
+                lines.append(
+                    f"| {row} | {v['ndcg@10']:.4f} | {v['hr@1']:.4f} | {v['hr@5']:.4f} | {v['hr@10']:.4f} | {ms} |"
+                )
+            lines += ["", f"### {ds}, same users: full ranking", ""]
+            lines += ["| row | HR@10 | NDCG@10 | ms/user |", "|---|---|---|---|"]
+            for row, v in out["full_ranking"].items():
+                lines.append(f"| {row} | {v['hr@10']:.4f} | {v['ndcg@10']:.4f} | {v['ms_per_user']:.1f} |")
+            lines += ["", f"`{out['command']}` (commit {out['commit']})", ""]
+    return lines
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -226,7 +362,19 @@ def main(argv: list[str] | None = None) -> None:
         "--screen", action="store_true", help="validation only (no test users); see the docstring"
     )
     parser.add_argument("--redo", action="store_true", help="run seeds already in the results again")
+    parser.add_argument(
+        "--zero-shot",
+        action="store_true",
+        help="the untrained LM under both protocols on --users sampled test users (module docstring)",
+    )
+    parser.add_argument("--users", type=int, default=100, help="--zero-shot: test users sampled per seed")
+    parser.add_argument(
+        "--examples", nargs="+", type=int, default=[0, 3], help="--zero-shot: in-context counts"
+    )
     args = parser.parse_args(argv)
+    if args.zero_shot:
+        run_zero_shot(args)
+        return
     path = RESULTS / ("llm_direct_screens.json" if args.screen else "llm_direct.json")
     command = "python " + " ".join([Path(sys.argv[0]).as_posix().split("genrec/", 1)[-1], *sys.argv[1:]])
     for ds in args.datasets:
@@ -251,6 +399,8 @@ def main(argv: list[str] | None = None) -> None:
                     if not args.screen:
                         for name in rows:
                             rows[name]["vs_baseline"] = against_baseline(rows, name)
+                            if ROWS[name][0] == "reranker":
+                                rows[name]["vs_retriever"] = against_retriever(rows[name]["runs"])
                 figures = run["valid"] if args.screen else run["test"]["all"]
                 print(
                     f"{ds} {row} seed {seed}: valid NDCG@10 {run['valid']['ndcg@10']:.4f}; {figures}",

@@ -21,6 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
+from genrec.evaluation.metrics import hit_rate_at_k, ndcg_at_k
 from genrec.training.config import load_config
 from genrec.training.provenance import config_sha
 from seed_stats import format_mean_std, mean_and_std
@@ -41,6 +44,11 @@ FAMILY_RULES: tuple[tuple[str, Callable[[str, str], bool]], ...] = (
     ("GRU4Rec", lambda kind, name: kind == "baseline" and name == "gru4rec"),
     ("compact generative", lambda kind, name: kind == "generative" and name.endswith("-compact")),
     ("pretrained-LM generative", lambda kind, name: kind == "generative" and name.endswith("-smollm2")),
+    ("LM-enhanced SASRec", lambda kind, name: kind == "llm_direct" and name.startswith("sasrec-text")),
+    ("LM re-ranker", lambda kind, name: kind == "llm_direct" and name.startswith("reranker")),
+)
+LLM_DIRECT_BASELINE = (
+    "sasrec-ce"  # llm_direct.py's own SASRec-CE rerun: the SASRec family lists baselines.json's
 )
 
 
@@ -163,9 +171,51 @@ def generative_candidate(path: Path) -> Candidate:
     return Candidate(payload["dataset"], family, name, _relative(path), runs, command, shipped, tuple(notes))
 
 
+def columns_from_ranks(per_user: Path) -> dict[str, float]:
+    """COLUMNS from a per-user file's target ranks (1-based; 0 = not in the list), so every row has them."""
+    ranks = pd.read_parquet(per_user, columns=["rank"])["rank"].to_numpy()
+    out = {}
+    for column in COLUMNS:
+        metric, k = column.split("@")
+        values = hit_rate_at_k(ranks, int(k)) if metric == "hr" else ndcg_at_k(ranks, int(k))
+        out[column] = float(values.mean())
+    return out
+
+
+def llm_direct_candidates(path: Path) -> list[Candidate]:
+    """The LM-enhanced SASRec and re-ranker rows of ``llm_direct.py`` (validation: all validation users)."""
+    if not path.is_file():
+        return []
+    payload = json.loads(path.read_text())
+    out = []
+    for dataset, rows in payload["datasets"].items():
+        for name, entry in rows.items():
+            tested = [r for r in entry["runs"] if "test" in r]
+            if name == LLM_DIRECT_BASELINE or not tested:
+                continue
+            runs = tuple(
+                {
+                    **columns_from_ranks(path.parent / r["per_user"]),
+                    "train_s": r["train_s"],
+                    "seed": r["seed"],
+                    "commit": r.get("commit", "unknown"),
+                    "valid": r["valid"]["ndcg@10"],
+                }
+                for r in tested
+            )
+            threads = sorted({r["threads"] for r in tested})
+            seeds = " ".join(str(r["seed"]) for r in runs)
+            command = f"python benchmarks/llm_direct.py --datasets {dataset} --rows {name} --seeds {seeds}"
+            command += f" --threads {threads[0]}" if len(threads) == 1 else ""
+            family = family_of("llm_direct", name)
+            out.append(Candidate(dataset, family, name, _relative(path), runs, command, True))
+    return out
+
+
 def candidates(results: Path = RESULTS) -> list[Candidate]:
     out = baseline_candidates(results / "baselines.json")
     out += [generative_candidate(p) for p in sorted((results / "generative").glob("*.json"))]
+    out += llm_direct_candidates(results / "llm_direct.json")
     return out
 
 

@@ -163,7 +163,10 @@ def assets_prepare(
 @app.command()
 def evaluate(
     dataset: Annotated[str, typer.Argument(help=DATASET_HELP)],
-    model: Annotated[str, typer.Argument(help="popularity, sasrec, gru4rec or content.")],
+    model: Annotated[
+        str,
+        typer.Argument(help="A registry name: popularity, sasrec, sasrec-text, gru4rec, content, reranker."),
+    ],
     output_dir: Annotated[Path, typer.Option("--output-dir", "-o", help="Run directory to write.")],
     seed: SeedOption = 0,
     data_dir: DataDirOption = None,

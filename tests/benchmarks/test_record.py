@@ -130,3 +130,35 @@ def test_the_readme_block_is_the_generated_one(record: ModuleType, payload: dict
         pytest.skip("README.md has no results markers")
     block = text.split(record.BEGIN, 1)[1].split(record.END, 1)[0]
     assert block.strip() == record.glance(payload).strip(), "run python benchmarks/record.py"
+
+
+def test_llm_direct_rows_take_their_columns_from_the_per_user_ranks(
+    record: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pandas as pd
+
+    ranks = [1, 3, 0, 7, 12, 5]
+    (tmp_path / "per_user").mkdir()
+    pd.DataFrame({"user": range(6), "rank": ranks}).to_parquet(tmp_path / "per_user" / "a.parquet")
+    run = {"seed": 0, "threads": 1, "commit": "abcdef1", "train_s": 5.0, "valid": {"ndcg@10": 0.1}}
+    run["test"] = {"all": {"ndcg@10": 0.2}}
+    rows = {
+        "sasrec-ce": {"runs": [{**run, "per_user": "per_user/a.parquet"}]},
+        "sasrec-text-minilm": {"runs": [{**run, "per_user": "per_user/a.parquet"}]},
+        "sasrec-text-smollm2": {"runs": [{k: v for k, v in run.items() if k != "test"}]},
+    }
+    path = tmp_path / "llm_direct.json"
+    path.write_text(json.dumps({"datasets": {"office": rows}}))
+    monkeypatch.setattr(record, "REPO", tmp_path)  # sources are named relative to the repository
+    (found,) = record.llm_direct_candidates(path)
+    assert (found.family, found.name) == ("LM-enhanced SASRec", "sasrec-text-minilm"), (
+        "baseline, untested: out"
+    )
+    (values,) = found.runs
+    assert values["hr@5"] == pytest.approx(3 / 6) and values["hr@10"] == pytest.approx(4 / 6)
+    assert values["ndcg@5"] == pytest.approx((1 + 1 / 2 + 1 / 2.584962500721156) / 6)
+    assert values["valid"] == 0.1
+    assert (
+        found.command
+        == "python benchmarks/llm_direct.py --datasets office --rows sasrec-text-minilm --seeds 0 --threads 1"
+    )

@@ -218,6 +218,28 @@ def test_leak_free_candidates_never_see_the_held_out_item(wide_split: LeaveOneOu
         assert ex.candidates[ex.label] == seq[-held_out]
 
 
+def test_one_retriever_gives_several_leak_free_targets_per_user(wide_split: LeaveOneOutSplit) -> None:
+    RecordingPopularity.fitted_on, RecordingPopularity.asked = [], []
+    train = wide_split.train_data()
+    config = RerankerConfig(candidates=20, candidate_rounds=1, targets_per_round=3)
+    examples, rounds = leak_free_examples(train, RecordingPopularity, config)
+    assert len(RecordingPopularity.fitted_on) == 1, "one retriever for the round"
+    assert [r["held_out"] for r in rounds] == [3.0, 2.0, 1.0]
+    fitted = dict(
+        zip(RecordingPopularity.fitted_on[0].users, RecordingPopularity.fitted_on[0].sequences, strict=True)
+    )
+    sequences = dict(zip(train.users, train.sequences, strict=True))
+    assert fitted, "some users are long enough"
+    for user, prefix in fitted.items():
+        assert prefix == list(sequences[user][:-3]), "it trains on the prefix before all three targets"
+    assert {len(sequences[ex.user]) - len(ex.history) for ex in examples} <= {1, 2, 3}
+    for ex in examples:
+        held_out = len(sequences[ex.user]) - len(ex.history)
+        assert ex.candidates[ex.label] == sequences[ex.user][-held_out]
+        trained = fitted.get(ex.user, [])
+        assert len(trained) <= len(sequences[ex.user]) - 3, "no target of the user was trained on"
+
+
 def test_retrieved_examples_label_the_target_position() -> None:
     data = make_tiny_data(num_users=8, num_items=30)
     split = leave_one_out(data)

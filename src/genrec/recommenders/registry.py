@@ -19,6 +19,7 @@ from genrec.recommenders.reranker import RERANKER_FILE, LMReranker
 from genrec.recommenders.sasrec import SASRecRecommender
 from genrec.recommenders.sequential import META_FILE, NeuralSequentialRecommender
 from genrec.recommenders.text_sasrec import TextSASRecRecommender
+from genrec.recommenders.zero_shot import ZERO_SHOT_FILE, ZeroShotLMRecommender
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,7 @@ REGISTRY: dict[str, RegistryEntry] = {
     "content": RegistryEntry(ContentRecommender, ContentRecommender.config_cls),
     "reranker": RegistryEntry(LMReranker, LMReranker.config_cls),
     "sasrec-text": RegistryEntry(TextSASRecRecommender, TextSASRecRecommender.config_cls),
+    "zero-shot-lm": RegistryEntry(ZeroShotLMRecommender, ZeroShotLMRecommender.config_cls),
 }
 
 
@@ -80,6 +82,8 @@ def load_recommender(directory: Path) -> Recommender:
         return ContentRecommender.load(directory)
     if (directory / RERANKER_FILE).is_file():
         return LMReranker.load(directory)
+    if (directory / ZERO_SHOT_FILE).is_file():
+        return ZeroShotLMRecommender.load(directory)
     if (directory / META_FILE).is_file():
         name = str(read_json(directory / META_FILE).get("name"))
         cls = _entry(name).cls

@@ -43,7 +43,8 @@ class RerankerConfig(ConfigModel):
     ``candidate_format`` with ``{letter}`` and ``{title}``; ``letter_format`` spells the answer token.
     Fine-tuning (``fine_tune`` ``lora`` or ``full``; ``none`` = zero-shot): ``epochs`` over the leak-free
     examples (see `genrec.recommenders.reranker_training`), the epoch chosen by validation NDCG@10 on at
-    most ``max_valid_users`` users (0 = all); ``candidate_rounds`` held-out items per user give examples.
+    most ``max_valid_users`` users (0 = all); ``candidate_rounds`` retrievers on held-out prefixes give
+    examples, ``targets_per_round`` held-out targets per user each.
     ``eval_batch_size`` is 1 by default so each user's prompt runs alone (no padding): one user's answer
     never depends on who else is in the batch.
     """
@@ -74,6 +75,7 @@ class RerankerConfig(ConfigModel):
     batch_size: PositiveInt = 8
     eval_batch_size: PositiveInt = 1
     candidate_rounds: PositiveInt = 1
+    targets_per_round: PositiveInt = 1
     max_train_examples: NonNegativeInt = 0
     max_valid_users: NonNegativeInt = 0
     max_train_seconds: NonNegativeFloat = 0.0

@@ -12,7 +12,11 @@ split's training part: validation target ``v`` and test target ``t`` are not in 
   early stopping on ``v``), and ranks the history ``s[:-r]``; the example's label is the position of
   ``s[-r]`` among its top ``candidates``, kept only when ``s[-r]`` was retrieved. ``R_r`` never trained on
   the transition into ``s[-r]``, so the target sits where an unseen next item sits, as ``v`` does for
-  ``R`` at validation. Scoring the serving retriever ``R`` on the training sequences themselves would
+  ``R`` at validation. With ``targets_per_round`` E > 1, round ``r``'s retriever trains on ``s[:-rE]``
+  and gives E examples per user, histories ``s[:-j]`` and targets ``s[-j]`` for j = rE .. (r-1)E + 1:
+  none of those targets was in its training, so they stay leak-free; for j < rE the history also holds
+  items the retriever never trained on for that user (a milder version of the test-time situation, where
+  every history item was trained on). One retriever then yields E times the examples. Scoring the serving retriever ``R`` on the training sequences themselves would
   not: ``R`` fitted those very transitions and ranks their targets unrealistically high, so the LM would
   learn to trust the retriever's first letters far more than it should.
 
@@ -87,22 +91,26 @@ def leak_free_examples(
     """Training examples whose candidates come from retrievers that never saw the target (module docstring)."""
     examples: list[RerankExample] = []
     log: list[dict[str, float]] = []
-    for held_out in range(1, config.candidate_rounds + 1):
-        prefixes, targets = held_out_round(train, held_out)
+    span = config.targets_per_round
+    for round_ in range(1, config.candidate_rounds + 1):
+        prefixes, targets = held_out_round(train, round_ * span)
         if not len(targets):
             break
         retriever = build_retriever()
         retriever.fit(prefixes, targets)
-        found, ranks = retrieved_examples(retriever, targets, config.candidates)
-        examples.extend(found)
-        log.append(
-            {
-                "held_out": float(held_out),
-                "users": float(len(targets)),
-                "retrieved": float(len(found)),
-                "retriever_ndcg@10": float(ndcg_at_k(ranks, 10).mean()),
-            }
-        )
+        for held_out in range(round_ * span, (round_ - 1) * span, -1):
+            _, asked = held_out_round(train, held_out)
+            found, ranks = retrieved_examples(retriever, asked, config.candidates)
+            examples.extend(found)
+            log.append(
+                {
+                    "round": float(round_),
+                    "held_out": float(held_out),
+                    "users": float(len(asked)),
+                    "retrieved": float(len(found)),
+                    "retriever_ndcg@10": float(ndcg_at_k(ranks, 10).mean()),
+                }
+            )
     if config.max_train_examples and len(examples) > config.max_train_examples:
         rng = np.random.default_rng(config.seed)
         chosen = sorted(rng.choice(len(examples), size=config.max_train_examples, replace=False).tolist())

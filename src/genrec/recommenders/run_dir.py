@@ -39,6 +39,7 @@ BUILTIN_RECOMMENDERS: dict[str, str] = {
     "content": "genrec.recommenders.content:ContentRecommender",
     "sasrec-text": "genrec.recommenders.text_sasrec:TextSASRecRecommender",
     "reranker": "genrec.recommenders.reranker:LMReranker",
+    "zero-shot-lm": "genrec.recommenders.zero_shot:ZeroShotLMRecommender",
     "generative": "genrec.recommenders.generative:GenerativeRecommender",
 }
 
