@@ -86,6 +86,24 @@ ROWS: dict[str, tuple[str, dict[str, Any]]] = {
             "max_valid_users": 300,
         },
     ),
+    # The same, with the retriever's log-probabilities as a prior the LM learns to correct; the LM's
+    # weight beside it is chosen on validation (0 = the retriever's own order).
+    "reranker-ft-l4-prior": (
+        "reranker",
+        {
+            "fine_tune": "full",
+            "keep_layers": 4,
+            "history_items": 5,
+            "max_title_chars": 40,
+            "candidate_rounds": 1,
+            "targets_per_round": 4,
+            "max_train_examples": 600,
+            "epochs": 2,
+            "lr": 1e-4,
+            "max_valid_users": 300,
+            "retriever_prior": True,
+        },
+    ),
     "reranker-zeroshot": ("reranker", {"fine_tune": "none", "history_items": 5, "max_title_chars": 40}),
 }
 
@@ -213,10 +231,19 @@ def against_retriever(runs: list[dict[str, Any]]) -> dict[str, Any] | None:
     }
 
 
-def cell(pair: list[float | None]) -> str:
+def cell(pair: list[float | None], fmt: str = "{:.4f}") -> str:
     mean, std = pair
     assert mean is not None
-    return format_mean_std(mean, std)
+    return format_mean_std(mean, std, fmt)
+
+
+def invocation() -> str:
+    """This process's command line, the script named from the repository root."""
+    script = Path(sys.argv[0]).resolve()
+    name = (
+        script.relative_to(RESULTS.parent.parent) if script.is_relative_to(RESULTS.parent.parent) else script
+    )
+    return " ".join(["python", name.as_posix(), *sys.argv[1:]])
 
 
 def markdown(results: dict[str, Any], screens: bool) -> str:
@@ -238,7 +265,7 @@ def markdown(results: dict[str, Any], screens: bool) -> str:
                 s = entry["summary"]
                 lines.append(
                     f"| {row} | {len(s['seeds'])} | {cell(s['valid']['hr@10'])} | {cell(s['valid']['ndcg@10'])} | "
-                    f"{cell(s['train_s'])} |"
+                    f"{cell(s['train_s'], '{:.0f}')} |"
                 )
         else:
             lines += [
@@ -254,8 +281,8 @@ def markdown(results: dict[str, Any], screens: bool) -> str:
                 lines.append(
                     f"| {row} | {len(s['seeds'])} | {cell(s['valid']['ndcg@10'])} | {cell(t['all']['hr@10'])} | "
                     f"{cell(t['all']['ndcg@10'])} | {cell(t['head-target']['ndcg@10'])} | "
-                    f"{cell(t['tail-target']['ndcg@10'])} | {versus} | {cell(s['train_s'])} | "
-                    f"{cell(s['ms_per_user'])} |"
+                    f"{cell(t['tail-target']['ndcg@10'])} | {versus} | {cell(s['train_s'], '{:.0f}')} | "
+                    f"{cell(s['ms_per_user'], '{:.2f}')} |"
                 )
             rerankers = {row: e for row, e in rows.items() if e.get("vs_retriever")}
             if rerankers:
@@ -273,7 +300,7 @@ def markdown(results: dict[str, Any], screens: bool) -> str:
                     lines.append(
                         f"| {row} | {len(runs)} | {base} | {cell(entry['summary']['test']['all']['ndcg@10'])} | "
                         f"{v['verdict']} ({v['relative']:+.1%}; [{v['ci_low']:+.4f}, {v['ci_high']:+.4f}]) | "
-                        f"{cell(v['ms_per_user_added'])} |"
+                        f"{cell(v['ms_per_user_added'], '{:.1f}')} |"
                     )
             sizes = next(iter(rows.values()))["runs"][0]["test"]
             lines += [
@@ -306,7 +333,7 @@ def locked(path: Path) -> Iterator[dict[str, Any]]:
 def run_zero_shot(args: argparse.Namespace) -> None:
     """Zero-shot rows (`zero_shot_rows.run`) per dataset and seed, kept under ``zero_shot`` in llm_direct.json."""
     path = RESULTS / "llm_direct.json"
-    command = "python " + " ".join([Path(sys.argv[0]).as_posix().split("genrec/", 1)[-1], *sys.argv[1:]])
+    command = invocation()
     for ds in args.datasets:
         for seed in args.seeds:
             with locked(path) as results:
@@ -371,12 +398,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--examples", nargs="+", type=int, default=[0, 3], help="--zero-shot: in-context counts"
     )
+    parser.add_argument("--render", action="store_true", help="only rewrite the Markdown from the JSON")
     args = parser.parse_args(argv)
+    if args.render:
+        for name in ("llm_direct.json", "llm_direct_screens.json"):
+            if (RESULTS / name).is_file():
+                with locked(RESULTS / name):
+                    pass  # read and written back: the Markdown follows the JSON
+        return
     if args.zero_shot:
         run_zero_shot(args)
         return
     path = RESULTS / ("llm_direct_screens.json" if args.screen else "llm_direct.json")
-    command = "python " + " ".join([Path(sys.argv[0]).as_posix().split("genrec/", 1)[-1], *sys.argv[1:]])
+    command = invocation()
     for ds in args.datasets:
         split = leave_one_out(load_dataset(ds))
         for row in args.rows:

@@ -19,7 +19,7 @@ from genrec.recommenders.base import Recommendations, Recommender
 from genrec.recommenders.popularity import PopularityRecommender
 from genrec.recommenders.registry import build_recommender, load_recommender
 from genrec.recommenders.reranker import LMReranker
-from genrec.recommenders.reranker_prompts import RerankerConfig, letter_logits
+from genrec.recommenders.reranker_prompts import RerankerConfig, letter_logits, retriever_log_probs
 from genrec.recommenders.reranker_training import (
     leak_free_examples,
     letter_loss,
@@ -335,4 +335,61 @@ def test_a_run_directory_serves_the_reranker(
     loaded, catalogue, info = load_run(tmp_path / "run")
     assert info.recommender == "reranker" and len(catalogue) == train.num_items
     histories = wide_split.test_set().histories[:4]
+    np.testing.assert_array_equal(rec.recommend(histories, 5).items, loaded.recommend(histories, 5).items)
+
+
+# ------------------------------------------------------------------ the retriever prior
+
+
+def test_retriever_log_probs_are_a_softmax_over_the_candidates() -> None:
+    prior = np.asarray(retriever_log_probs([3.0, 1.0, 2.0, -np.inf]))
+    assert np.exp(prior).sum() == pytest.approx(1.0)
+    assert list(np.argsort(-prior)) == [0, 2, 1, 3], "the retriever's order, -inf last"
+    assert prior[0] - prior[1] == pytest.approx(2.0)
+
+
+def test_letter_loss_with_priors_is_the_cross_entropy_of_the_sum(tiny_lm: Path) -> None:
+    model, tokenizer = load_pretrained(str(tiny_lm))
+    rec = reranker(tiny_lm)
+    rec.attach_lm(model, tokenizer)
+    prompts = [[5, 6, 7], [8, 9]]
+    letters = (rec.letter_ids, int(tokenizer.pad_token_id))
+    priors = [[-0.1, -2.0, -3.0], [-1.0, -0.5]]
+    with torch.no_grad():
+        loss = letter_loss(model, prompts, [2, 0], [3, 2], letters, priors)
+        logits = letter_logits(model, prompts, rec.letter_ids, int(tokenizer.pad_token_id))
+    expected = []
+    for row, (prior, label) in enumerate(zip(priors, [2, 0], strict=True)):
+        z = logits[row, : len(prior)] + torch.tensor(prior)
+        expected.append(-torch.log_softmax(z, dim=0)[label])
+    assert float(loss) == pytest.approx(float(torch.stack(expected).mean()), rel=1e-5)
+
+
+def test_weight_zero_gives_the_retrievers_own_ranking(tiny_lm: Path, wide_split: LeaveOneOutSplit) -> None:
+    rec = reranker(tiny_lm, retriever_prior=True)
+    rec.fit(wide_split.train_data())
+    rec.lm_weight = 0.0
+    histories = wide_split.test_set().histories
+    assert rec.retriever is not None
+    np.testing.assert_array_equal(
+        rec.recommend(histories, 25).items, rec.retriever.recommend(histories, 25).items
+    )
+
+
+def test_the_lm_weight_is_chosen_on_validation_and_saved(
+    tiny_lm: Path, wide_split: LeaveOneOutSplit, tmp_path: Path
+) -> None:
+    rec = reranker(tiny_lm, retriever_prior=True, fine_tune="full", epochs=1, lm_weights=(0.0, 1.0, 3.0))
+    rec.fit(wide_split.train_data(), wide_split.valid_set())
+    by_weight = {float(w): v for w, v in rec.training_log["lm_weight_valid_ndcg@10"].items()}
+    assert set(by_weight) == {0.0, 1.0, 3.0}
+    assert by_weight[rec.lm_weight] == max(by_weight.values())
+    scorer, retriever_ndcg = rec.validation_scorer(wide_split.valid_set())
+    rec.lm_weight, chosen = 0.0, rec.lm_weight
+    assert scorer() == pytest.approx(retriever_ndcg), "weight 0 is the retriever on validation too"
+    rec.lm_weight = chosen
+    rec.save(tmp_path / "run")
+    loaded = LMReranker.load(tmp_path / "run")
+    assert loaded.lm_weight == chosen
+    histories = wide_split.test_set().histories[:6]
     np.testing.assert_array_equal(rec.recommend(histories, 5).items, loaded.recommend(histories, 5).items)

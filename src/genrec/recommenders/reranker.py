@@ -43,9 +43,11 @@ from genrec.recommenders.config import config_from_mapping
 from genrec.recommenders.reranker_prompts import (
     PromptBuilder,
     RerankerConfig,
+    fuse,
     letter_logits,
     letter_token_ids,
     masked_log_probs,
+    retriever_log_probs,
 )
 from genrec.recommenders.reranker_training import (
     FineTuner,
@@ -86,6 +88,7 @@ class LMReranker:
         self.prompts: PromptBuilder | None = None
         self.titles: list[str] = []
         self.training_log: dict[str, Any] = {}
+        self.lm_weight = 1.0  # with config.retriever_prior: chosen on validation by fit (RerankerConfig)
         self._lm_from_config = False  # True when fit loaded the LM itself (a re-fit starts from it again)
 
     @property
@@ -163,8 +166,14 @@ class LMReranker:
         rows = [r for r in range(len(histories)) if counts[r] > 0]
         prompts = [self.prompt_ids(histories[r], head[r, : counts[r]].tolist()) for r in rows]
         head_scores = np.full(head.shape, -np.inf)  # (users, c)
-        if rows:
-            head_scores[rows] = self.score_prompts(prompts, [int(counts[r]) for r in rows])
+        if rows and self.config.retriever_prior:
+            priors = [retriever_log_probs(base.scores[r, : counts[r]]) for r in rows]
+            lm = np.zeros((len(rows), c))  # (rows, c); weight 0 (validation chose the retriever): no LM call
+            if self.lm_weight > 0:
+                lm = self.score_prompts(prompts, [int(counts[r]) for r in rows])
+            head_scores[rows] = fuse(lm, priors, self.lm_weight)
+        elif rows:
+            head_scores[rows] = self.score_prompts(prompts, [int(counts[r]) for r in rows])  # (rows, c)
         order = np.argsort(-head_scores, axis=1, kind="stable")  # ties keep the retriever's order
         new_head = np.take_along_axis(head, order, axis=1)
         new_scores = np.take_along_axis(head_scores, order, axis=1)
@@ -201,16 +210,31 @@ class LMReranker:
         """(a function giving the re-ranked NDCG@10 on ``valid``, the retriever's own NDCG@10 on it).
 
         Only users whose target was retrieved are prompted: the others' ranks (> ``candidates``) add 0.
+        The function uses the current LM and ``lm_weight``.
         """
+        lm_scores, ndcg, retriever_ndcg = self._validation_parts(valid)
+        return (lambda: ndcg(lm_scores(), self.lm_weight)), retriever_ndcg
+
+    def _validation_parts(
+        self, valid: EvalSet
+    ) -> tuple[Callable[[], np.ndarray], Callable[[np.ndarray, float], float], float]:
+        """(the LM's letter log-probabilities of the retrieved validation users, NDCG@10 of given ones at a
+        given ``lm_weight``, the retriever's own NDCG@10)."""
         retriever, _ = self._require_fit()
         examples, ranks = retrieved_examples(retriever, valid, self.config.candidates)
         prompts = [self.prompt_ids(ex.history, ex.candidates) for ex in examples]
         counts, labels = [len(ex.candidates) for ex in examples], [ex.label for ex in examples]
+        priors = [ex.prior for ex in examples]
 
-        def reranked() -> float:
-            return reranked_ndcg(list(self.score_prompts(prompts, counts)), labels, len(valid))
+        def lm_scores() -> np.ndarray:
+            return self.score_prompts(prompts, counts)  # (examples, c)
 
-        return reranked, float(ndcg_at_k(ranks, 10).mean()) if len(valid) else 0.0
+        def ndcg(scores: np.ndarray, weight: float) -> float:
+            if self.config.retriever_prior:
+                scores = fuse(scores, priors, weight)
+            return reranked_ndcg(list(scores), labels, len(valid))
+
+        return lm_scores, ndcg, float(ndcg_at_k(ranks, 10).mean()) if len(valid) else 0.0
 
     def _fine_tune(self, train: TrainData, valid: EvalSet | None) -> None:
         cfg = self.config
@@ -221,14 +245,23 @@ class LMReranker:
         self.training_log.update(candidate_rounds=rounds, train_examples=len(examples))
         self.training_log["candidates_s"] = time.perf_counter() - t0
         subset = valid.sample(cfg.max_valid_users, cfg.seed) if cfg.max_valid_users else valid
-        validate, retriever_ndcg = self.validation_scorer(subset)
+        lm_scores, ndcg, retriever_ndcg = self._validation_parts(subset)
         self.training_log.update({"valid_users": len(subset), "retriever_valid_ndcg@10": retriever_ndcg})
         torch.manual_seed(cfg.seed)
         self.model = wrap_for_fine_tuning(self.model, cfg)
-        tuner = FineTuner(self.model, cfg, (self.letter_ids, int(self.tokenizer.pad_token_id)), validate)
+        self.lm_weight = 1.0  # the weight the LM is trained at
+        letters = (self.letter_ids, int(self.tokenizer.pad_token_id))
+        tuner = FineTuner(self.model, cfg, letters, lambda: ndcg(lm_scores(), self.lm_weight))
         prompts = [self.prompt_ids(ex.history, ex.candidates) for ex in examples]
-        log = tuner.train(prompts, [ex.label for ex in examples], [len(ex.candidates) for ex in examples])
-        self.training_log.update(log)
+        priors = [ex.prior for ex in examples] if cfg.retriever_prior else None
+        labels, counts = [ex.label for ex in examples], [len(ex.candidates) for ex in examples]
+        self.training_log.update(tuner.train(prompts, labels, counts, priors))
+        if cfg.retriever_prior:  # the LM's weight beside the retriever, chosen on the same validation users
+            scores = lm_scores()
+            by_weight = {w: ndcg(scores, w) for w in cfg.lm_weights}
+            self.lm_weight = max(by_weight, key=lambda w: (by_weight[w], -w))  # ties: the smaller weight
+            self.training_log["lm_weight_valid_ndcg@10"] = {str(w): v for w, v in by_weight.items()}
+            self.training_log["lm_weight"] = self.lm_weight
 
     # ------------------------------------------------------------------ persistence
     def save(self, directory: Path) -> None:
@@ -252,6 +285,7 @@ class LMReranker:
             "config": self.config.to_dict(),
             "lm_files": lm_files,
             "titles": self.titles,
+            "lm_weight": self.lm_weight,
             "training": self.training_log,
         }
         write_json_atomic(directory / RERANKER_FILE, meta)  # last: its presence marks a complete save
@@ -272,6 +306,7 @@ class LMReranker:
         rec = cls(config, retriever=load_recommender(directory / RETRIEVER_DIR))
         rec.titles = [str(t) for t in meta.get("titles", [])]
         rec.training_log = dict(meta.get("training", {}))
+        rec.lm_weight = float(meta.get("lm_weight", 1.0))
         lm_files = meta.get("lm_files")
         if lm_files == LM_DIR:
             rec._load_lm(str(directory / LM_DIR))

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import string
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
+import numpy as np
 import torch
 from pydantic import Field, NonNegativeFloat, NonNegativeInt, PositiveFloat, PositiveInt, model_validator
 
@@ -45,6 +46,11 @@ class RerankerConfig(ConfigModel):
     examples (see `genrec.recommenders.reranker_training`), the epoch chosen by validation NDCG@10 on at
     most ``max_valid_users`` users (0 = all); ``candidate_rounds`` retrievers on held-out prefixes give
     examples, ``targets_per_round`` held-out targets per user each.
+    ``retriever_prior``: a candidate's score is the retriever's log-probability of it (a softmax of its
+    scores over the candidates) plus ``w`` times the LM's letter log-probability. Fine-tuning fits the LM
+    with ``w = 1``, so it learns what to add to the retriever's view rather than the whole ranking; then
+    ``w`` is chosen among ``lm_weights`` by validation NDCG@10 (``w = 0`` is the retriever's own order,
+    so validation never prefers a re-ranking that is worse than the retriever).
     ``eval_batch_size`` is 1 by default so each user's prompt runs alone (no padding): one user's answer
     never depends on who else is in the batch.
     """
@@ -79,6 +85,14 @@ class RerankerConfig(ConfigModel):
     max_train_examples: NonNegativeInt = 0
     max_valid_users: NonNegativeInt = 0
     max_train_seconds: NonNegativeFloat = 0.0
+    retriever_prior: bool = False
+    lm_weights: Annotated[tuple[NonNegativeFloat, ...], Field(strict=False, min_length=1)] = (
+        0.0,
+        0.25,
+        0.5,
+        1.0,
+        2.0,
+    )
     num_threads: PositiveInt = 2
 
     @model_validator(mode="after")
@@ -189,3 +203,29 @@ def masked_log_probs(logits: torch.Tensor, counts: Sequence[int]) -> torch.Tenso
     valid = letters < torch.as_tensor(list(counts), dtype=torch.int64)[:, None]  # (rows, letters)
     masked = logits.masked_fill(~valid, float("-inf"))  # (rows, letters)
     return torch.log_softmax(masked, dim=1)
+
+
+def retriever_log_probs(scores: Sequence[float] | np.ndarray) -> list[float]:
+    """The retriever's scores of its candidates as log-probabilities (log-softmax over the candidates).
+
+    A non-finite score (a retriever that marks an item -inf) counts as 50 below the lowest finite one.
+    """
+    values = np.asarray(scores, dtype=np.float64)  # (candidates,)
+    finite = np.isfinite(values)
+    if not finite.any():
+        return [float(-np.log(len(values)))] * len(values)
+    values = np.where(finite, values, values[finite].min() - 50.0)
+    shifted = values - values.max()
+    return (shifted - np.log(np.exp(shifted).sum())).tolist()
+
+
+def fuse(lm_log_probs: np.ndarray, priors: Sequence[Sequence[float]], weight: float) -> np.ndarray:
+    """Per row: the prior plus ``weight`` times the LM's log-probabilities, over the row's own candidates.
+
+    ``lm_log_probs`` is (rows, letters) with -inf beyond each row's candidates; so is the result.
+    """
+    out = np.full(lm_log_probs.shape, -np.inf)  # (rows, letters)
+    for row, prior in enumerate(priors):
+        n = len(prior)
+        out[row, :n] = np.asarray(prior) + weight * lm_log_probs[row, :n]
+    return out

@@ -43,7 +43,12 @@ from genrec.data.split import EvalSet, TrainData
 from genrec.errors import ConfigError, GenrecError
 from genrec.evaluation.metrics import ndcg_at_k
 from genrec.recommenders.base import Recommender
-from genrec.recommenders.reranker_prompts import RerankerConfig, letter_logits, masked_log_probs
+from genrec.recommenders.reranker_prompts import (
+    RerankerConfig,
+    letter_logits,
+    masked_log_probs,
+    retriever_log_probs,
+)
 
 
 @dataclass(frozen=True)
@@ -54,6 +59,7 @@ class RerankExample:
     history: list[int]
     candidates: list[int]
     label: int
+    prior: list[float]  # the retriever's log-probability of each candidate (`retriever_log_probs`)
 
 
 def retrieved_examples(
@@ -63,7 +69,8 @@ def retrieved_examples(
 
     Returns the examples and every user's retriever rank of the target (1-based; 0 = not retrieved).
     """
-    items = retriever.recommend(eval_set.histories, candidates, exclude_history=True).items  # (users, c)
+    found = retriever.recommend(eval_set.histories, candidates, exclude_history=True)
+    items, scores = found.items, found.scores  # (users, c) each
     examples, ranks = [], np.zeros(len(eval_set), dtype=np.int64)
     for row, (user, history, target) in enumerate(
         zip(eval_set.users, eval_set.histories, eval_set.targets.tolist(), strict=True)
@@ -72,7 +79,8 @@ def retrieved_examples(
         if int(target) in listed:
             label = listed.index(int(target))
             ranks[row] = label + 1
-            examples.append(RerankExample(user, list(history), listed, label))
+            prior = retriever_log_probs(scores[row, : len(listed)])
+            examples.append(RerankExample(user, list(history), listed, label, prior))
     return examples, ranks
 
 
@@ -143,11 +151,25 @@ def wrap_for_fine_tuning(model: Any, config: RerankerConfig) -> Any:
 
 
 def letter_loss(
-    model: Any, prompts: Sequence[Sequence[int]], labels: Sequence[int], counts: Sequence[int], letters: Any
+    model: Any,
+    prompts: Sequence[Sequence[int]],
+    labels: Sequence[int],
+    counts: Sequence[int],
+    letters: Any,
+    priors: Sequence[Sequence[float]] | None = None,
 ) -> torch.Tensor:
-    """Mean cross-entropy of the target letters over each prompt's candidate letters (one forward pass)."""
+    """Mean cross-entropy of the target letters over each prompt's candidate letters (one forward pass).
+
+    With ``priors`` (the retriever's log-probabilities per candidate) the LM's logits are added to them,
+    so the LM learns a correction of the retriever's ranking (`RerankerConfig.retriever_prior`).
+    """
     letter_ids, pad_token_id = letters
     logits = letter_logits(model, prompts, letter_ids, pad_token_id)  # (batch, letters)
+    if priors is not None:
+        offset = torch.zeros_like(logits)  # (batch, letters); letters past a row's count are masked below
+        for row, prior in enumerate(priors):
+            offset[row, : len(prior)] = torch.as_tensor(list(prior), dtype=logits.dtype)
+        logits = logits + offset
     log_probs = masked_log_probs(logits, counts)  # (batch, letters)
     return F.nll_loss(log_probs, torch.as_tensor(list(labels), dtype=torch.int64))
 
@@ -196,7 +218,11 @@ class FineTuner:
         return score
 
     def train(
-        self, prompts: Sequence[Sequence[int]], labels: Sequence[int], counts: Sequence[int]
+        self,
+        prompts: Sequence[Sequence[int]],
+        labels: Sequence[int],
+        counts: Sequence[int],
+        priors: Sequence[Sequence[float]] | None = None,
     ) -> dict[str, Any]:
         """Run the epochs; return the training log (loss, validation NDCG@10 per epoch, chosen epoch)."""
         cfg = self.config
@@ -221,6 +247,7 @@ class FineTuner:
                     [labels[i] for i in batch],
                     [counts[i] for i in batch],
                     self.letters,
+                    None if priors is None else [priors[i] for i in batch],
                 )
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
