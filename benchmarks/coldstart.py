@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 import torch
 
+import transfer_rows
 from genrec.data import DATASETS, InteractionData, load_dataset
 from genrec.data.new_items import KNOWN_TARGET, NEW_TARGET, NewItemSplit, new_item_split
 from genrec.evaluation.groups import ALL_USERS, GroupEvaluation, evaluate_groups
@@ -216,6 +217,8 @@ def markdown(results: Mapping[str, Any]) -> str:
     ]
     for dataset, block in results["datasets"].items():
         lines += dataset_markdown(dataset, block)
+    if results.get("transfer"):
+        lines += transfer_markdown(results["transfer"])
     lines += ["Commands:", ""] + [f"- `{c}`" for c in results["commands"]] + [""]
     return "\n".join(lines)
 
@@ -271,6 +274,70 @@ def run_benchmark(
     return results
 
 
+def run_transfer(
+    pairs: Sequence[str], seeds: Sequence[int], threads: int, output: Path, command: str
+) -> None:
+    """Transfer rows per SOURCE:TARGET pair and seed, beside the target's references; merged after each."""
+    json_path = output / f"{STEM}.json"
+    per_user = output / STEM / "transfer"
+    for pair in pairs:
+        source, _, target = pair.partition(":")
+        if source not in DATASETS or target not in DATASETS or source == target:
+            raise SystemExit(f"--transfer {pair!r}: expected SOURCE:TARGET, two different datasets")
+        references = transfer_rows.reference_runs(target, threads, per_user)
+        for seed in seeds:
+            run = transfer_rows.transfer_run(
+                source, target, seed, threads, per_user / f"{source}-to-{target}-seed{seed}.parquet"
+            )
+            run["commit"] = current_commit()
+            results = load_results(json_path)
+            results["commands"] = list(dict.fromkeys([*results["commands"], command]))
+            block = results.setdefault("transfer", {}).setdefault(f"{source}:{target}", {"runs": []})
+            block["runs"] = sorted(
+                [r for r in block["runs"] if r["seed"] != seed] + [run], key=lambda r: r["seed"]
+            )
+            block["references"] = references
+            write_json_atomic(json_path, results)
+            write_text_atomic(json_path.with_suffix(".md"), markdown(results))
+            print(
+                f"{source} -> {target} seed {seed}: test {run['test']}; references {references}", flush=True
+            )
+
+
+def transfer_markdown(transfer: Mapping[str, Any]) -> list[str]:
+    """Zero-shot transfer tables: the moved text-only SASRec beside the target's references."""
+    lines = [
+        "## Zero-shot transfer",
+        "",
+        "`sasrec-text` (text-only) trained on the source dataset's training part, moved to the target",
+        "catalogue without training there (`TextSASRecRecommender.transfer_to`); full ranking on the target's",
+        "users, history excluded. `content` uses no target interactions; `popularity` is computed on the",
+        "target's training part (it uses target data).",
+        "",
+        "| source → target | row | uses target data | seeds | valid NDCG@10 | test HR@10 | test NDCG@10 |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for pair, block in transfer.items():
+        source, _, target = pair.partition(":")
+        runs = block["runs"]
+        stats = {
+            (stage, m): mean_and_std(r[stage][m] for r in runs)
+            for stage in STAGES
+            for m in ("hr@10", "ndcg@10")
+        }
+        lines.append(
+            f"| {source} → {target} | sasrec-text (transferred) | no | {len(runs)} | "
+            f"{_cell(stats['valid', 'ndcg@10'])} | {_cell(stats['test', 'hr@10'])} | "
+            f"{_cell(stats['test', 'ndcg@10'])} |"
+        )
+        for name, ref in block["references"].items():
+            lines.append(
+                f"| {source} → {target} | {name} | {'yes' if ref['uses_target_data'] else 'no'} | - | "
+                f"{ref['valid']['ndcg@10']:.4f} | {ref['test']['hr@10']:.4f} | {ref['test']['ndcg@10']:.4f} |"
+            )
+    return [*lines, ""]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -282,7 +349,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", type=Path, default=RESULTS)
     parser.add_argument("--threads", type=int, default=1, help="torch threads (training and text embedding)")
     parser.add_argument("--progress", action="store_true")
+    parser.add_argument(
+        "--transfer",
+        nargs="+",
+        metavar="SOURCE:TARGET",
+        help="zero-shot transfer rows instead (transfer_rows.py), e.g. office:scientific scientific:office",
+    )
     args = parser.parse_args(argv)
+    if args.transfer:
+        command = "python benchmarks/coldstart.py " + " ".join(sys.argv[1:] if argv is None else argv)
+        run_transfer(args.transfer, args.seeds, args.threads, args.output, command)
+        return 0
     missing = sorted({MODELS[m][0] for m in args.models} - set(REGISTRY))
     if missing:
         parser.error(f"model(s) {', '.join(missing)} are not in genrec's registry in this checkout")

@@ -50,7 +50,7 @@ def test_text_only_item_vectors_are_a_function_of_text(titled_split: LeaveOneOut
     assert added == [len(catalogue)]
     table = rec._network().item_table()  # (items + 1, hidden)
     torch.testing.assert_close(table[added[0]], table[3])
-    scores = rec.score(titled_split.test_set().histories[:5])  # (5, items + 1)
+    scores = rec.score(titled_split.test_set().histories[:5])  # (5, items)
     torch.testing.assert_close(scores[:, added[0]], scores[:, 3])
 
 
@@ -112,3 +112,28 @@ def test_registry_builds_it_and_rejects_unknown_options() -> None:
         build_recommender("sasrec-text", {"fuson": "sum"})
     with pytest.raises(ConfigError):
         build_recommender("sasrec-text", {"fusion": "concat"})
+
+
+def test_a_text_only_model_transfers_to_another_catalogue(titled_split: LeaveOneOutSplit) -> None:
+    """Over a catalogue holding the same texts in another order, the moved model scores the same items alike."""
+    rec = fitted(titled_split, "text-only")
+    catalogue = titled_split.train_data().catalogue
+    order = np.random.default_rng(0).permutation(
+        len(catalogue)
+    )  # new item j has the text of old item order[j]
+    ids = [f"other{j}" for j in range(len(catalogue))]
+    other = Catalogue.from_records(
+        ids, {ids[j]: {"title": catalogue.title(int(order[j]))} for j in range(len(ids))}
+    )
+    moved = rec.transfer_to(other)
+    position = np.argsort(order)  # old item i is new item position[i]
+    histories = titled_split.test_set().histories[:5]
+    before = rec.score(histories)  # (5, items)
+    after = moved.score([[int(position[i]) for i in h] for h in histories])  # (5, items)
+    torch.testing.assert_close(after[:, position], before)
+
+
+def test_a_sum_model_refuses_to_transfer(titled_split: LeaveOneOutSplit) -> None:
+    rec = fitted(titled_split, "sum")
+    with pytest.raises(GenrecError, match="text-only"):
+        rec.transfer_to(titled_split.train_data().catalogue)

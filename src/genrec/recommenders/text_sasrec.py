@@ -123,6 +123,35 @@ class TextSASRecRecommender(SASRecRecommender):
         """On load, the saved text table (row 0 is padding) is the one the network is built with."""
         self.text_vectors = state["text"][1:].numpy().copy()
 
+    @torch.no_grad()
+    def transfer_to(self, catalogue: Catalogue) -> TextSASRecRecommender:
+        """The same trained model over another catalogue, with no training on it (zero-shot transfer).
+
+        Only ``fusion="text-only"`` can move: its item vectors are a function of text alone, so the
+        other catalogue's items are embedded and pass through the same adapter and transformer. A
+        ``sum`` model's ID vectors belong to its own catalogue's items and cannot.
+        """
+        net = self._network()
+        assert isinstance(self.config, TextSASRecConfig)
+        if self.config.fusion != "text-only":
+            raise GenrecError(
+                f"only a fusion=text-only model transfers to another catalogue; this one is {self.config.fusion!r}"
+            )
+        moved = TextSASRecRecommender(self.config, progress=self.progress, embed=self.embed)
+        moved.text_vectors = moved._embed_items(catalogue, range(len(catalogue)))
+        moved.num_items = len(catalogue)
+        target = moved.build_network(len(catalogue))
+        shared = {k: v for k, v in net.state_dict().items() if k not in ("text", "items.weight")}
+        missing, unexpected = target.load_state_dict(shared, strict=False)
+        if set(missing) != {"text", "items.weight"} or unexpected:
+            raise GenrecError(
+                f"transfer: unexpected weights {sorted(unexpected)} / missing {sorted(missing)}"
+            )
+        target.eval()
+        moved.network = target
+        moved.training_log = {**self.training_log, "transferred_to_items": len(catalogue)}
+        return moved
+
     # ------------------------------------------------------------------ live catalogue updates
     def _network(self) -> TextSASRecNetwork:
         net = self._require_fit()
