@@ -321,6 +321,34 @@ def recommend(
 
 
 @app.command()
+def explain(
+    model_dir: Annotated[Path, typer.Option("--model", help="A saved run directory.")],
+    history: Annotated[
+        list[str],
+        typer.Option("--history", help="A history item id or exact title, oldest first (repeatable)."),
+    ],
+    item: Annotated[
+        str | None, typer.Option("--item", help="Item to explain (default: the run's top-1 for the history).")
+    ] = None,
+    grounded: Annotated[
+        bool,
+        typer.Option(
+            "--grounded/--free-text",
+            help="Name only attributes the item shares with the history, or let the LM write freely.",
+        ),
+    ] = True,
+    lm: Annotated[
+        str, typer.Option("--lm", help="Explaining LM: smollm2 (bundled) or a Hugging Face model directory.")
+    ] = "smollm2",
+) -> None:
+    """Explain a recommendation of a saved run; prints JSON with the text and the attributes it names."""
+    from genrec.workflows.explain import explain_command
+
+    result = explain_command(model_dir, history, item, grounded=grounded, lm_path=lm)
+    console.print_json(json.dumps(result))
+
+
+@app.command()
 def serve(
     model_dir: Annotated[Path, typer.Option("--model", help="A saved run directory.")],
     host: Annotated[str, typer.Option("--host")] = "127.0.0.1",

@@ -158,6 +158,9 @@ def test_explain_with_language_head(popularity_run: Path) -> None:
             "item": {"id": "i4", "title": "Item Echo 4", "categories": "Pens"},
             "reason": "because you liked 2 items, try 4",
             "generated": True,
+            "grounded": False,
+            "mentions": [],
+            "names_unknown_item": False,
         }
         bad = c.post("/v1/explain", json={"history": ["x"], "item": "i4"})
         assert bad.status_code == 422 and bad.json()["unknown"] == ["x"]

@@ -4,7 +4,9 @@ Bad input never reaches the model: unknown item references or categories are ans
 malformed JSON and out-of-range fields 422 (FastAPI's validation), bodies over the size limit 413. An
 empty history is answered with popular items, flagged ``"fallback": "popular"`` in the response.
 ``/v1/explain`` needs a recommender with an ``explain(history, item) -> str`` method (a language head);
-for any other model it answers 501.
+for any other model it answers 501, unless the request asks for ``grounded`` reasons: those need only the
+catalogue and a pretrained LM (`genrec.recommenders.grounded_explain`). Every reason comes with the
+attributes it names, checked against the catalogue (`genrec.recommenders.explanation_check`).
 
 Users and the live catalogue (`genrec.serving.user_routes`, `genrec.serving.item_routes`) persist in an
 `EventStore`; at startup the store's catalogue changes are replayed, so they survive a restart. Writes
@@ -24,6 +26,9 @@ from fastapi import FastAPI, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
+from genrec.recommenders.explanation_check import check_explanation
+from genrec.recommenders.grounded_explain import GroundedExplainer, GroundedExplainerSlot
+from genrec.recommenders.item_attributes import category_kind
 from genrec.serving.auth import require_write_key
 from genrec.serving.batching import BatchingConfig, MicroBatcher
 from genrec.serving.item_routes import item_router, replay_catalogue
@@ -32,6 +37,7 @@ from genrec.serving.middleware import BodySizeLimit, RequestMetrics
 from genrec.serving.rendering import fallback_flag, item_summary, recommended_items
 from genrec.serving.schemas import (
     ErrorResponse,
+    ExplainMention,
     ExplainRequest,
     ExplainResponse,
     HealthResponse,
@@ -61,11 +67,13 @@ def create_app(
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     store: EventStore | None = None,
     api_key: str | None = None,
+    grounded_explainer: GroundedExplainerSlot | None = None,
 ) -> FastAPI:
     """Build the FastAPI application serving ``service`` (see the module docstring).
 
     ``store`` keeps events and catalogue changes (None: an in-memory SQLite store, lost on exit);
-    ``api_key`` guards the write endpoints (None: writes are open, so bind to loopback only).
+    ``api_key`` guards the write endpoints (None: writes are open, so bind to loopback only);
+    ``grounded_explainer`` writes grounded reasons (None: SmolLM2, loaded on the first such request).
     """
     batching = batching or BatchingConfig()
     metrics = ServerMetrics()
@@ -74,6 +82,9 @@ def create_app(
         logger.warning("no event store given: events and item changes are kept in memory only")
         store = EventStore("sqlite://")
     event_store = store
+    grounded_slot = grounded_explainer or GroundedExplainerSlot(
+        lambda cat: GroundedExplainer.from_path("smollm2", cat, category_kind(service.info.dataset))
+    )
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -134,16 +145,46 @@ def create_app(
         responses={**_ERRORS, 501: {"model": ErrorResponse, "description": "Model has no language head."}},
     )
     async def explain(req: ExplainRequest) -> Any:
-        """A short generated reason why ``item`` suits ``history`` (models with a language head only)."""
+        """A short generated reason why ``item`` suits ``history``, with the attributes it names.
+
+        ``grounded``: any model; otherwise models with a language head only (501 for the others).
+        """
         explain_fn = getattr(service.recommender, "explain", None)
-        if not callable(explain_fn) or not getattr(service.recommender, "has_language_head", True):
+        can_talk = callable(explain_fn) and getattr(service.recommender, "has_language_head", True)
+        if not req.grounded and not can_talk:
             detail = f"model {service.model_name!r} has no language head, so it cannot generate explanations"
             return JSONResponse(ErrorResponse(detail=detail).model_dump(), status_code=501)
         history: Sequence[int] = service.resolve(req.history, "history")
         (item,) = service.resolve([req.item], "item")
+
+        def reason_and_check() -> tuple[str, list[ExplainMention], bool]:
+            if req.grounded:
+                result = grounded_slot.get(service.catalogue).explain(list(history), item)
+                reason = result.text
+                mentions = [ExplainMention(**m.to_dict(), holds=True) for m in result.mentions]
+            else:
+                assert callable(explain_fn)
+                reason = str(explain_fn(list(history), item))
+            check = check_explanation(reason, history, item, service.catalogue)
+            if not req.grounded:
+                mentions = [
+                    ExplainMention(
+                        attribute=a["attribute"], value=a["value"], items=a["items"], holds=a["true"]
+                    )
+                    for a in check["attributes"]
+                ]
+            return reason, mentions, bool(check["names_unknown_item"])
+
         # the model worker thread: never beside a batch, and the explainer loads once (see MicroBatcher)
-        reason = await batcher.run_exclusive(explain_fn, list(history), item)
-        return ExplainResponse(item=item_summary(service, item), reason=str(reason), generated=True)
+        reason, mentions, unknown = await batcher.run_exclusive(reason_and_check)
+        return ExplainResponse(
+            item=item_summary(service, item),
+            reason=reason,
+            generated=True,
+            grounded=req.grounded,
+            mentions=mentions,
+            names_unknown_item=unknown,
+        )
 
     @app.get("/health", response_model=HealthResponse)
     async def health() -> HealthResponse:

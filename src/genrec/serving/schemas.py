@@ -72,6 +72,11 @@ class ExplainRequest(BaseModel):
 
     history: list[ItemRef] = Field(default_factory=list, max_length=MAX_LIST)
     item: ItemRef
+    grounded: bool = Field(
+        False,
+        description="Name only attributes the item shares with the history (works for every model); "
+        "false: the model's own free-text reason (language-head models only).",
+    )
 
     _coerce = field_validator("history", mode="before")(_ids_to_str)
 
@@ -81,10 +86,26 @@ class ExplainRequest(BaseModel):
         return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
 
+class ExplainMention(BaseModel):
+    """A catalogue attribute the reason names, and the ids of the involved items it is true of."""
+
+    attribute: str = Field(description='"brand", "category", "genre" or "title word".')
+    value: str
+    items: list[str] = Field(description="Involved items (recommended item, history) having it.")
+    holds: bool = Field(description="True when at least one involved item has the attribute.")
+
+
 class ExplainResponse(BaseModel):
     item: ItemSummary
-    reason: str = Field(description="Free text written by the model's language head; not verified.")
+    reason: str = Field(description="Text written by a language model (grounded: wording only).")
     generated: bool = Field(True, description="Always true: the reason is generated text, label it so.")
+    grounded: bool = Field(False, description="True: the reason may only name attributes the items share.")
+    mentions: list[ExplainMention] = Field(
+        default_factory=list, description="Attributes the reason names, checked against the catalogue."
+    )
+    names_unknown_item: bool = Field(
+        False, description="The checker found a quoted or capitalised title that is not in the catalogue."
+    )
 
 
 class HealthResponse(BaseModel):
