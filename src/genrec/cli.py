@@ -277,6 +277,24 @@ def train(
     console.print(f"run directory: {output_dir}")
 
 
+@app.command()
+def align(
+    run_dir: Annotated[Path, typer.Argument(help="A generative run directory (e.g. a train run's model/).")],
+    output_dir: Annotated[Path, typer.Option("--output-dir", "-o", help="The new run directory.")],
+    data_dir: DataDirOption = None,
+    values: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="A preference config value (repeatable): --set objective=sdpo"),
+    ] = None,
+) -> None:
+    """Preference-train (DPO / S-DPO) a generative run into a new run directory."""
+    from genrec.workflows.align import align_command
+
+    summary = align_command(run_dir, output_dir, values or [], data_dir=data_dir)
+    console.print(json.dumps(summary["validation"], indent=1))
+    console.print(f"run directory: {output_dir}")
+
+
 @app.command("recipes")
 def recipes() -> None:
     """List the shipped training recipes (YAML configs)."""
