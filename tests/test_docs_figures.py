@@ -149,3 +149,9 @@ def test_every_relative_link_in_the_readme_and_docs_resolves() -> None:
                 if not (document.parent / path).exists():
                     broken.append(f"{document.relative_to(ROOT)}:{number}: {target}")
     assert not broken, "links to nothing:\n" + "\n".join(broken)
+
+
+def test_the_readme_stays_a_front_door() -> None:
+    """At most 12 KB: experiment narratives and full tables belong in docs/ and benchmarks/results/."""
+    size = len((ROOT / "README.md").read_bytes())
+    assert size <= 12_000, f"README.md is {size:,} bytes; move detail to docs/ (limit 12,000)"

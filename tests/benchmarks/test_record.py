@@ -61,7 +61,9 @@ def test_spread_is_the_sample_std_of_the_per_seed_values(payload: dict[str, Any]
         source = json.loads((RESULTS.parent.parent / row["source"]).read_text())
         if "datasets" in source:
             dataset = next(d for d, rows in payload["datasets"].items() if row in rows)
-            values = [r["test"]["ndcg@10"] for r in source["datasets"][dataset][row["row"]]["runs"]]
+            runs = [r for r in source["datasets"][dataset][row["row"]]["runs"] if "test" in r]
+            values = [r["test"]["all" if "all" in r["test"] else "ndcg@10"] for r in runs]
+            values = [v["ndcg@10"] if isinstance(v, dict) else v for v in values]  # llm_direct: per group
         else:
             values = [r["ndcg@10"] for r in source["runs"]]
         mean, std = row["test"]["ndcg@10"]
