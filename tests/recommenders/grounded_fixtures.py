@@ -9,13 +9,12 @@ from __future__ import annotations
 import string
 from pathlib import Path
 
-import torch
-from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+from transformers import LlamaForCausalLM, PreTrainedTokenizerFast
 
 from genrec.data.catalogue import Catalogue
 from genrec.recommenders import grounded_explain as ge
-from recommenders.reranker_fixtures import CHAT_TEMPLATE, SPECIAL
-from tokenizers import Tokenizer, models, pre_tokenizers
+from tiny_word_lm import save_tiny_llama, word_level_tokenizer
+from tokenizers import pre_tokenizers
 
 SHOP: dict[str, dict[str, str]] = {
     "p1": {"title": "Acme Blue Gel Pen", "brand": "Acme", "categories": "Writing, Pens"},
@@ -50,34 +49,6 @@ def make_word_lm(
     """A random 2-layer Llama whose word-level vocabulary covers ``catalogue`` and the templates."""
     splitter = pre_tokenizers.Sequence([pre_tokenizers.WhitespaceSplit(), pre_tokenizers.Punctuation()])
     words = [w for w, _ in splitter.pre_tokenize_str(_corpus(catalogue))]
-    vocab = {tok: i for i, tok in enumerate(dict.fromkeys([*SPECIAL, *words, *string.punctuation, "“", "”"]))}
-    word_level = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
-    word_level.pre_tokenizer = splitter
-    tokenizer = PreTrainedTokenizerFast(
-        tokenizer_object=word_level,
-        unk_token="<unk>",
-        bos_token="<s>",
-        eos_token="</s>",
-        pad_token="</s>",
-        additional_special_tokens=["<|im_start|>", "<|im_end|>"],
-    )
-    tokenizer.chat_template = CHAT_TEMPLATE
-    config = LlamaConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=2048,
-        tie_word_embeddings=True,
-        bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id,
-    )
-    torch.manual_seed(seed)
-    model = LlamaForCausalLM(config)
-    directory.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(str(directory))
-    tokenizer.save_pretrained(str(directory))
+    tokenizer = word_level_tokenizer([*words, *string.punctuation, "“", "”"])
+    model = save_tiny_llama(directory, tokenizer, seed=seed)
     return model, tokenizer

@@ -11,12 +11,8 @@ import string
 from collections.abc import Sequence
 from pathlib import Path
 
-import torch
-from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
-
 from genrec.recommenders.zero_shot_prompts import DEFAULT_PROMPT, ZeroShotConfig
-from recommenders.reranker_fixtures import CHAT_TEMPLATE, SPECIAL
-from tokenizers import Tokenizer, models, pre_tokenizers
+from tiny_word_lm import save_tiny_llama, word_level_tokenizer
 
 
 def words_of(text: str) -> list[str]:
@@ -38,43 +34,11 @@ def make_zero_shot_lm(
 ) -> Path:
     """Write a 2-layer, hidden-32 Llama and its word-level tokenizer into ``directory``; returns it."""
     words = [
-        *SPECIAL,
         *zero_shot_words(),
         *(f"i{i}" for i in range(items)),
         *string.digits,
         *string.punctuation,
         *extra_words,
     ]
-    vocab = {tok: i for i, tok in enumerate(dict.fromkeys(words))}
-    word_level = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
-    word_level.pre_tokenizer = pre_tokenizers.Sequence(
-        [pre_tokenizers.WhitespaceSplit(), pre_tokenizers.Punctuation()]
-    )
-    tokenizer = PreTrainedTokenizerFast(
-        tokenizer_object=word_level,
-        unk_token="<unk>",
-        bos_token="<s>",
-        eos_token="</s>",
-        pad_token="</s>",
-        additional_special_tokens=["<|im_start|>", "<|im_end|>"],
-    )
-    tokenizer.chat_template = CHAT_TEMPLATE
-    config = LlamaConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=2048,
-        tie_word_embeddings=True,
-        bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id,
-    )
-    torch.manual_seed(seed)
-    model = LlamaForCausalLM(config)
-    directory.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(str(directory))
-    tokenizer.save_pretrained(str(directory))
+    save_tiny_llama(directory, word_level_tokenizer(words), seed=seed)
     return directory

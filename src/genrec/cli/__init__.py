@@ -13,48 +13,21 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
+from genrec.cli.data import assets_app, data_app
+from genrec.cli.options import (
+    DATASET_HELP,
+    DataDirOption,
+    SeedOption,
+    SetOption,
+    console,
+)
+from genrec.cli.options import print_metrics as _print_metrics
 from genrec.errors import ConfigError, GenrecError
 
 app = typer.Typer(help="LLM-based generative recommendation with grounded decoding.", no_args_is_help=True)
-data_app = typer.Typer(help="Inspect datasets.", no_args_is_help=True)
-assets_app = typer.Typer(help="Install and locate offline model/data assets.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
 app.add_typer(assets_app, name="assets")
-
-console = Console()
-
-DataDirOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--data-dir", help="Folder holding the Amazon sets (default: $GENREC_DATA_DIR or ../shared/data)."
-    ),
-]
-SeedOption = Annotated[int, typer.Option("--seed", help="Random seed (every run is reproducible).")]
-SetOption = Annotated[
-    list[str] | None,
-    typer.Option(
-        "--set",
-        help="A config value as dotted.key=value, the value read as YAML (repeatable): e.g. --set loss=bce "
-        "(evaluate), --set training.lr=0.002 (train), --set codebook_size=128 (tokenize).",
-    ),
-]
-DATASET_HELP = (
-    "ml-100k, office, scientific, beauty, or a data spec: your own .csv/.tsv/.parquet interactions file "
-    "(columns user, item, timestamp) or a .yaml naming files and columns (docs/own-data.md)."
-)
-
-
-def _print_metrics(title: str, metrics: dict[str, float]) -> None:
-    table = Table(title=title)
-    table.add_column("metric")
-    table.add_column("value", justify="right")
-    for key, value in metrics.items():
-        if isinstance(value, int | float):
-            table.add_row(key, f"{value:.4f}" if isinstance(value, float) else f"{value:,}")
-    console.print(table)
 
 
 @app.command()
@@ -109,55 +82,6 @@ def demo(
         backbone=backbone,
     )
     run_demo(config, output_dir=output_dir, console=console)
-
-
-@data_app.command("stats")
-def data_stats(
-    name: Annotated[str, typer.Argument(help=DATASET_HELP)],
-    data_dir: DataDirOption = None,
-) -> None:
-    """Print users, items, interactions, average sequence length, density and text-field coverage."""
-    from genrec.data.stats import dataset_stats, format_stats
-
-    stats = dataset_stats(name, data_dir)
-    table = Table(title=f"{name}")
-    table.add_column("statistic")
-    table.add_column("value", justify="right")
-    for label, value in format_stats(stats):
-        table.add_row(label, value)
-    console.print(table)
-
-
-@data_app.command("new-items")
-def data_new_items(
-    name: Annotated[str, typer.Argument(help=DATASET_HELP)],
-    fraction: Annotated[
-        float, typer.Option("--fraction", help="Share of the catalogue held out as new.")
-    ] = 0.1,
-    seed: SeedOption = 0,
-    data_dir: DataDirOption = None,
-) -> None:
-    """Print the group sizes of the new-item split (docs/new-items.md): new items, users, target groups."""
-    from genrec.data.new_items import dataset_group_sizes, format_group_sizes
-
-    sizes = dataset_group_sizes(name, data_dir, fraction=fraction, seed=seed)
-    table = Table(title=f"{name}: new-item split (fraction {fraction}, seed {seed})")
-    table.add_column("group")
-    table.add_column("size", justify="right")
-    for label, value in format_group_sizes(sizes):
-        table.add_row(label, value)
-    console.print(table)
-
-
-@assets_app.command("prepare")
-def assets_prepare(
-    skip_smollm2: Annotated[bool, typer.Option(help="Do not convert SmolLM2 to safetensors now.")] = False,
-) -> None:
-    """Extract MovieLens-100K from the RecBole wheel and cache SmolLM2 as safetensors (once)."""
-    from genrec.assets import prepare_assets
-
-    for name, path in prepare_assets(convert_smollm2=not skip_smollm2).items():
-        console.print(f"{name}: {path}")
 
 
 @app.command()
