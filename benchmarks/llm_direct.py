@@ -59,6 +59,20 @@ HEAD_SHARE = 0.2
 GROUPS = ("all", "head-target", "tail-target")
 METRICS = ("hr@5", "ndcg@5", "hr@10", "ndcg@10", "hr@20", "ndcg@20")
 
+#: The fine-tuned re-ranker's options (see the row comments below).
+RERANKER_L4: dict[str, Any] = {
+    "fine_tune": "full",
+    "keep_layers": 4,
+    "history_items": 5,
+    "max_title_chars": 40,
+    "candidate_rounds": 1,
+    "targets_per_round": 4,
+    "max_train_examples": 600,
+    "epochs": 2,
+    "lr": 1e-4,
+    "max_valid_users": 300,
+}
+
 #: Row name -> (registered recommender, options). Text rows differ only in the frozen text view.
 ROWS: dict[str, tuple[str, dict[str, Any]]] = {
     "sasrec-ce": ("sasrec", {"loss": "ce"}),
@@ -71,39 +85,10 @@ ROWS: dict[str, tuple[str, dict[str, Any]]] = {
     # The re-ranker over SASRec-CE (same seed). Short prompts (5 history titles, titles cut at 40
     # characters) and SmolLM2 cut to its first 4 layers, fully fine-tuned: chosen for the latency bound
     # (150 ms/user added on 2 cores), not screened; the full 30-layer LM costs about 1.8 s/user here.
-    "reranker-ft-l4": (
-        "reranker",
-        {
-            "fine_tune": "full",
-            "keep_layers": 4,
-            "history_items": 5,
-            "max_title_chars": 40,
-            "candidate_rounds": 1,
-            "targets_per_round": 4,
-            "max_train_examples": 600,
-            "epochs": 2,
-            "lr": 1e-4,
-            "max_valid_users": 300,
-        },
-    ),
+    "reranker-ft-l4": ("reranker", RERANKER_L4),
     # The same, with the retriever's log-probabilities as a prior the LM learns to correct; the LM's
     # weight beside it is chosen on validation (0 = the retriever's own order).
-    "reranker-ft-l4-prior": (
-        "reranker",
-        {
-            "fine_tune": "full",
-            "keep_layers": 4,
-            "history_items": 5,
-            "max_title_chars": 40,
-            "candidate_rounds": 1,
-            "targets_per_round": 4,
-            "max_train_examples": 600,
-            "epochs": 2,
-            "lr": 1e-4,
-            "max_valid_users": 300,
-            "retriever_prior": True,
-        },
-    ),
+    "reranker-ft-l4-prior": ("reranker", {**RERANKER_L4, "retriever_prior": True}),
     "reranker-zeroshot": ("reranker", {"fine_tune": "none", "history_items": 5, "max_title_chars": 40}),
 }
 

@@ -40,7 +40,7 @@ import torch
 import torch.nn.functional as F
 
 from genrec.data.split import EvalSet, TrainData
-from genrec.errors import ConfigError, GenrecError
+from genrec.errors import GenrecError
 from genrec.evaluation.metrics import ndcg_at_k
 from genrec.recommenders.base import Recommender
 from genrec.recommenders.reranker_prompts import (
@@ -128,26 +128,17 @@ def leak_free_examples(
 
 def wrap_for_fine_tuning(model: Any, config: RerankerConfig) -> Any:
     """A LoRA peft model (adapters on ``lora_targets``) or the model itself with every weight trainable."""
-    if config.fine_tune == "full":
-        for p in model.parameters():
-            p.requires_grad_(True)
-        return model
-    from peft import LoraConfig, get_peft_model
+    from genrec.training.pretrained import wrap_trainable
 
-    names = {name.rsplit(".", 1)[-1] for name, _ in model.named_modules()}
-    missing = sorted(set(config.lora_targets) - names)
-    if missing:
-        raise ConfigError(f"lora_targets: the LM has no modules named {missing}")
-    lora = LoraConfig(
-        r=config.lora_rank,
+    return wrap_trainable(
+        model,
+        full=config.fine_tune == "full",
+        lora_rank=config.lora_rank,
         lora_alpha=config.lora_alpha,
         lora_dropout=config.lora_dropout,
-        target_modules=list(config.lora_targets),
-        task_type="CAUSAL_LM",
+        lora_targets=config.lora_targets,
+        seed=config.seed,
     )
-    with torch.random.fork_rng():
-        torch.manual_seed(config.seed)  # LoRA's A matrices are random: same seed, same adapters
-        return get_peft_model(model, lora)
 
 
 def letter_loss(

@@ -106,21 +106,48 @@ def add_identifier_tokens(model: Any, tokenizer: Any, vocabulary: Sequence[str])
 
 def apply_finetuning(model: Any, config: BackboneConfig, new_token_ids: Sequence[int], seed: int = 0) -> Any:
     """LoRA (a peft model whose trainable parameters are the adapters and the new token rows) or full."""
-    if config.finetune == "full":
+    return wrap_trainable(
+        model,
+        full=config.finetune == "full",
+        lora_rank=config.lora_rank,
+        lora_alpha=config.lora_alpha,
+        lora_dropout=config.lora_dropout,
+        lora_targets=config.lora_targets,
+        new_token_ids=new_token_ids,
+        seed=seed,
+        where="backbone.lora_targets",
+    )
+
+
+def wrap_trainable(
+    model: Any,
+    *,
+    full: bool,
+    lora_rank: int,
+    lora_alpha: int,
+    lora_dropout: float,
+    lora_targets: Sequence[str],
+    new_token_ids: Sequence[int] = (),
+    seed: int = 0,
+    where: str = "lora_targets",
+) -> Any:
+    """The model with every weight trainable (``full``), or a seeded LoRA peft model on ``lora_targets``
+    (plus the rows of ``new_token_ids``); ``where`` names the config key in the error for a missing module."""
+    if full:
         for p in model.parameters():
             p.requires_grad_(True)
         return model
     from peft import LoraConfig, get_peft_model
 
     names = {name.rsplit(".", 1)[-1] for name, _ in model.named_modules()}
-    missing = sorted(set(config.lora_targets) - names)
+    missing = sorted(set(lora_targets) - names)
     if missing:
-        raise ConfigError(f"backbone.lora_targets: the model has no modules named {missing}")
+        raise ConfigError(f"{where}: the model has no modules named {missing}")
     lora = LoraConfig(
-        r=config.lora_rank,
-        lora_alpha=config.lora_alpha,
-        lora_dropout=config.lora_dropout,
-        target_modules=list(config.lora_targets),
+        r=lora_rank,
+        lora_alpha=lora_alpha,
+        lora_dropout=lora_dropout,
+        target_modules=list(lora_targets),
         trainable_token_indices=list(new_token_ids) or None,
         task_type="CAUSAL_LM",
     )
