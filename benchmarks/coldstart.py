@@ -28,16 +28,20 @@ from typing import Any
 import numpy as np
 import torch
 
+import blend_rows
+import cap_rows
 import transfer_rows
+from coldstart_report import GROUPS, STAGES, markdown
 from genrec.data import DATASETS, InteractionData, load_dataset
 from genrec.data.new_items import KNOWN_TARGET, NEW_TARGET, NewItemSplit, new_item_split
 from genrec.evaluation.groups import ALL_USERS, GroupEvaluation, evaluate_groups
 from genrec.io.files import atomic_path, read_json, write_json_atomic, write_text_atomic
 from genrec.recommenders.base import Recommender
+from genrec.recommenders.cold_start_blend import ColdStartBlendRecommender
 from genrec.recommenders.registry import REGISTRY, build_recommender
 from genrec.workflows.evaluate import train_item_counts
 from measured_at import current_commit
-from seed_stats import format_mean_std, mean_and_std
+from seed_stats import mean_and_std
 
 RESULTS = Path(__file__).parent / "results"
 STEM = "coldstart"
@@ -50,11 +54,9 @@ MODELS: dict[str, tuple[str, dict[str, Any]]] = {
     "sasrec-ce": ("sasrec", {"loss": "ce"}),
     "sasrec-text": ("sasrec-text", {"loss": "ce", "fusion": "text-only"}),
     "sasrec-text-sum": ("sasrec-text", {"loss": "ce", "fusion": "sum"}),
+    # genrec: LM-enhanced SASRec for known items, text for new ones, capped; choices on validation
+    "cold-start-blend": ("cold-start-blend", {"loss": "ce"}),
 }
-#: Rows that are baselines (genrec's own generative configurations, once added, are not).
-BASELINES = frozenset(MODELS)
-GROUPS = (ALL_USERS, NEW_TARGET, KNOWN_TARGET)
-STAGES = ("valid", "test")
 METRICS = ("hr@10", "ndcg@10", "new_item_share@10", "users")
 PER_USER_COLUMNS = ["user", "group", "rank", "hr@10", "ndcg@10"]
 
@@ -92,12 +94,19 @@ def write_per_user(evaluation: GroupEvaluation, groups: Mapping[str, np.ndarray]
 
 
 def run_one(
-    result: NewItemSplit, model: Recommender, seed: int, per_user: Path | None = None
+    result: NewItemSplit,
+    model: Recommender,
+    seed: int,
+    per_user: Path | None = None,
+    epsilons: Sequence[float] = (),
+    blend_floor: float | None = None,
 ) -> dict[str, Any]:
     """Fit ``model`` on the split's training part and score it per group on validation and on test.
 
     ``per_user``: a path stem; ``<stem>-valid.parquet`` and ``<stem>-test.parquet`` get the per-user
-    values of the two stages.
+    values of the two stages. ``epsilons``: new-item caps whose effect is measured on validation
+    (`cap_rows.cap_sweep`). The cold-start blend's choices are made on validation first
+    (`blend_rows.choose_blend`, ``blend_floor``: SASRec-CE's validation NDCG@10 for this seed).
     """
     split = result.split
     train = split.train_data()
@@ -106,6 +115,9 @@ def run_one(
     train_s = time.perf_counter() - start
     counts = train_item_counts(train.sequences, train.num_items)
     run: dict[str, Any] = {"seed": seed, "train_wall_time_s": train_s}
+    capped = isinstance(model, ColdStartBlendRecommender)
+    if capped:
+        model, run["blend_choice"] = blend_rows.choose_blend(model, result, blend_floor)
     stages = (
         ("valid", split.valid_set(), result.valid_groups()),
         ("test", split.test_set(), result.test_groups()),
@@ -118,6 +130,7 @@ def run_one(
             new_items=result.new_items,
             num_items=train.num_items,
             item_counts=counts,
+            k_max=cap_rows.CAP_K if capped else 20,  # a capped list is asked for the 10 the metrics read
         )
         run[stage] = group_metrics(evaluation)
         run[f"{stage}_ms_per_user"] = evaluation.metrics[ALL_USERS]["ms_per_user"]
@@ -125,6 +138,8 @@ def run_one(
             path = per_user.with_name(f"{per_user.name}-{stage}.parquet")
             write_per_user(evaluation, groups, path)
             run.setdefault("per_user", {})[stage] = path.name
+    if epsilons:
+        run["new_item_cap"] = cap_rows.cap_sweep(model, result, epsilons, counts)
     log = getattr(model, "training_log", {})
     run["training"] = {k: v for k, v in log.items() if k != "history"}
     return run
@@ -153,76 +168,6 @@ def merge_runs(results: dict[str, Any], dataset: str, model: str, runs: Sequence
     entry["summary"] = summarise(entry["runs"])
 
 
-def _cell(stat: Sequence[float | None], fmt: str = "{:.4f}") -> str:
-    mean, std = stat
-    return "–" if mean is None or np.isnan(mean) else format_mean_std(mean, std, fmt)
-
-
-def dataset_markdown(dataset: str, block: Mapping[str, Any]) -> list[str]:
-    """One dataset's section: the split's group sizes, then one row per model and user group."""
-    sizes = ", ".join(f"{k} {v:,}" for k, v in block["group_sizes"].items())
-    models = list(block["models"])
-    baselines = [m for m in models if m in BASELINES]
-    lines = [
-        f"## {dataset}",
-        "",
-        f"Split: `new_item_split(fraction={block['fraction']}, seed={block['split_seed']})`. Sizes: {sizes}.",
-        "",
-        f"Baselines: {', '.join(baselines) if baselines else 'none'}"
-        f" ({'all rows' if len(baselines) == len(models) else 'the other rows are genrec configurations'}).",
-        "",
-        "| model | seeds | group | users valid / test | valid HR@10 | valid NDCG@10 | test HR@10 | test NDCG@10"
-        " | test new-item share@10 | train s | test ms/user |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
-    ]
-    for model, entry in block["models"].items():
-        s = entry["summary"]
-        for group in GROUPS:
-            valid, test = s["valid"][group], s["test"][group]
-            users = f"{valid['users'][0]:,.0f} / {test['users'][0]:,.0f}"
-            # Timings belong to the model, not to a group: shown once, on the "all" row.
-            timings = (
-                f"{_cell(s['train_wall_time_s'], '{:.0f}')} | {_cell(s['test_ms_per_user'], '{:.2f}')}"
-                if group == ALL_USERS
-                else " | "
-            )
-            lines.append(
-                f"| {model} | {len(entry['runs'])} | {group} | {users} | {_cell(valid['hr@10'])}"
-                f" | {_cell(valid['ndcg@10'])} | {_cell(test['hr@10'])} | {_cell(test['ndcg@10'])}"
-                f" | {_cell(test['new_item_share@10'])} | {timings} |"
-            )
-    return [*lines, ""]
-
-
-def markdown(results: Mapping[str, Any]) -> str:
-    lines = [
-        "# Cold start: new-item split (issue 53)",
-        "",
-        "Full ranking, history excluded; mean ± sample std (ddof=1) over model seeds. Choose on the valid",
-        "columns (new-target validation users for the new-item figure); test is reported once.",
-        '"new-target": users whose target is a new item (never in any training sequence); "known-target":',
-        "the others. New-item share@10: share of new items among the group's top-10 lists.",
-        "",
-        "Models: `popularity` and `content` (MiniLM text, mean of the 10 most recent history items) as in",
-        "the registry; `sasrec-ce` is SASRec with full-softmax CE: a new item never appears as an input or a",
-        "target in training, so its embedding keeps its random initialisation apart from being pushed down",
-        "as a softmax negative, as a deployed ID model would have it; `sasrec-text` is SASRec whose item",
-        "vectors come only from frozen MiniLM text embeddings through a learned adapter (`fusion=text-only`,",
-        "so new items get a vector); `sasrec-text-sum` adds a learned ID embedding to the adapted text",
-        '(`fusion=sum`). `content` learns nothing from interactions; its "train s" is embedding the',
-        "catalogue's text, which is cached on disk after the first seed (so later seeds take about 0 s).",
-        "Timings are CPU wall-clock with each run's `threads` (in the JSON); rough where the machine was",
-        "shared with other jobs.",
-        "",
-    ]
-    for dataset, block in results["datasets"].items():
-        lines += dataset_markdown(dataset, block)
-    if results.get("transfer"):
-        lines += transfer_markdown(results["transfer"])
-    lines += ["Commands:", ""] + [f"- `{c}`" for c in results["commands"]] + [""]
-    return "\n".join(lines)
-
-
 def load_results(path: Path) -> dict[str, Any]:
     """The stored results at ``path``, or an empty document."""
     if path.is_file():
@@ -240,6 +185,7 @@ def run_benchmark(
     command: str = "",
     threads: int = 1,
     log: Callable[[str], None] = print,
+    epsilons: Sequence[float] = (),
 ) -> dict[str, Any]:
     """Run every dataset x model x seed, merging into ``output/coldstart.{json,md}`` after each seed."""
     json_path = output / f"{STEM}.json"
@@ -257,7 +203,8 @@ def run_benchmark(
         for model in models:
             for seed in seeds:
                 per_user = output / STEM / "per_user" / f"{name}-{model}-seed{seed}"
-                run = run_one(split, factory(model, seed), seed, per_user)
+                floor = blend_rows.ce_floor(block, seed)
+                run = run_one(split, factory(model, seed), seed, per_user, epsilons, floor)
                 run.update(threads=threads, commit=current_commit())
                 # Saved after every seed, so a killed run loses at most the seed in progress.
                 merge_runs(results, name, model, [run])
@@ -271,7 +218,21 @@ def run_benchmark(
                         for g in GROUPS
                     )
                 )
+        if refresh_comparisons(results, output, name):
+            write_json_atomic(json_path, results)
+            write_text_atomic(json_path.with_suffix(".md"), markdown(results))
     return results
+
+
+def refresh_comparisons(results: dict[str, Any], output: Path, dataset: str) -> bool:
+    """Recompute the blend's paired test comparisons of ``dataset`` from the stored per-user files."""
+    entry = results["datasets"].get(dataset, {}).get("models", {}).get(blend_rows.BLEND)
+    if not entry:
+        return False
+    seeds = [r["seed"] for r in entry["runs"]]
+    per_user = output / STEM / "per_user"
+    results["datasets"][dataset]["blend_comparisons"] = blend_rows.paired_tests(per_user, dataset, seeds)
+    return True
 
 
 def run_transfer(
@@ -304,40 +265,6 @@ def run_transfer(
             )
 
 
-def transfer_markdown(transfer: Mapping[str, Any]) -> list[str]:
-    """Zero-shot transfer tables: the moved text-only SASRec beside the target's references."""
-    lines = [
-        "## Zero-shot transfer",
-        "",
-        "`sasrec-text` (text-only) trained on the source dataset's training part, moved to the target",
-        "catalogue without training there (`TextSASRecRecommender.transfer_to`); full ranking on the target's",
-        "users, history excluded. `content` uses no target interactions; `popularity` is computed on the",
-        "target's training part (it uses target data).",
-        "",
-        "| source → target | row | uses target data | seeds | valid NDCG@10 | test HR@10 | test NDCG@10 |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for pair, block in transfer.items():
-        source, _, target = pair.partition(":")
-        runs = block["runs"]
-        stats = {
-            (stage, m): mean_and_std(r[stage][m] for r in runs)
-            for stage in STAGES
-            for m in ("hr@10", "ndcg@10")
-        }
-        lines.append(
-            f"| {source} → {target} | sasrec-text (transferred) | no | {len(runs)} | "
-            f"{_cell(stats['valid', 'ndcg@10'])} | {_cell(stats['test', 'hr@10'])} | "
-            f"{_cell(stats['test', 'ndcg@10'])} |"
-        )
-        for name, ref in block["references"].items():
-            lines.append(
-                f"| {source} → {target} | {name} | {'yes' if ref['uses_target_data'] else 'no'} | - | "
-                f"{ref['valid']['ndcg@10']:.4f} | {ref['test']['hr@10']:.4f} | {ref['test']['ndcg@10']:.4f} |"
-            )
-    return [*lines, ""]
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -355,7 +282,28 @@ def main(argv: list[str] | None = None) -> int:
         metavar="SOURCE:TARGET",
         help="zero-shot transfer rows instead (transfer_rows.py), e.g. office:scientific scientific:office",
     )
+    parser.add_argument(
+        "--new-item-cap",
+        nargs="+",
+        type=float,
+        default=[],
+        metavar="EPSILON",
+        help="also score each model under these new-item caps, on validation only (cap_rows.py)",
+    )
+    parser.add_argument(
+        "--compare-blend",
+        action="store_true",
+        help="only recompute the cold-start blend's paired comparisons from the stored per-user files",
+    )
     args = parser.parse_args(argv)
+    if args.compare_blend:
+        json_path = args.output / f"{STEM}.json"
+        results = load_results(json_path)
+        for name in args.datasets:
+            refresh_comparisons(results, args.output, name)
+        write_json_atomic(json_path, results)
+        write_text_atomic(json_path.with_suffix(".md"), markdown(results))
+        return 0
     if args.transfer:
         command = "python benchmarks/coldstart.py " + " ".join(sys.argv[1:] if argv is None else argv)
         run_transfer(args.transfer, args.seeds, args.threads, args.output, command)
@@ -374,6 +322,7 @@ def main(argv: list[str] | None = None) -> int:
         output=args.output,
         command=command,
         threads=args.threads,
+        epsilons=args.new_item_cap,
     )
     print(f"wrote {args.output / STEM}.json and .md")
     return 0

@@ -104,16 +104,44 @@ def recommended_pairs(
     return data.catalogue, pairs
 
 
-def explainers(catalogue: Catalogue, dataset: str, lm_path: str) -> dict[str, ExplainFn]:
-    """The grounded and the free-text explainer over ``catalogue`` (one LM load each)."""
-    grounded = GroundedExplainer.from_path(lm_path, catalogue, category_kind(dataset))
-    free = Explainer.from_path(lm_path)
+EXPLAINERS = ("grounded", "free_text")
 
-    def free_text(history: Sequence[int], item: int) -> str:
-        titles = [clean_text(catalogue.title(i)) for i in list(history)[-5:]]
-        return free.explain(titles, clean_text(catalogue.title(item)))
 
-    return {"grounded": lambda h, i: grounded.explain(h, i).text, "free_text": free_text}
+def explainers(
+    catalogue: Catalogue, dataset: str, lm_path: str, names: Sequence[str] = EXPLAINERS
+) -> dict[str, ExplainFn]:
+    """The named explainers over ``catalogue`` (grounded, free_text; one LM load each)."""
+    out: dict[str, ExplainFn] = {}
+    if "grounded" in names:
+        grounded = GroundedExplainer.from_path(lm_path, catalogue, category_kind(dataset))
+        out["grounded"] = lambda h, i: grounded.explain(h, i).text
+    if "free_text" in names:
+        free = Explainer.from_path(lm_path)
+
+        def free_text(history: Sequence[int], item: int) -> str:
+            titles = [clean_text(catalogue.title(i)) for i in list(history)[-5:]]
+            return free.explain(titles, clean_text(catalogue.title(item)))
+
+        out["free_text"] = free_text
+    return out
+
+
+def merge_previous(payload: dict[str, Any], previous: dict[str, Any]) -> dict[str, Any]:
+    """Keep ``previous`` figures of explainers this run did not measure (each summary names its command).
+
+    Examples are merged by position only where both runs explained the same item (same sampled users).
+    """
+    for dataset, old in previous.get("datasets", {}).items():
+        new = payload["datasets"].setdefault(
+            dataset, {"model": old.get("model"), "summary": {}, "examples": []}
+        )
+        for name, summary in old.get("summary", {}).items():
+            if name not in new["summary"]:
+                new["summary"][name] = {"command": previous.get("command"), **summary}
+                for example, old_example in zip(new["examples"], old.get("examples", []), strict=False):
+                    if example["item"] == old_example["item"] and name in old_example:
+                        example[name] = old_example[name]
+    return payload
 
 
 def markdown(payload: dict[str, Any]) -> str:
@@ -127,6 +155,7 @@ def markdown(payload: dict[str, Any]) -> str:
         "| unique sentences | distinct-1 | distinct-2 | ms/explanation |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
+    commands: list[str] = []
     for dataset, result in payload["datasets"].items():
         for name, s in result["summary"].items():
             if not s.get("explanations"):
@@ -137,6 +166,11 @@ def markdown(payload: dict[str, Any]) -> str:
                 f"| {s['unique_sentence_ratio']:.3f} | {s['distinct_1']:.3f} | {s['distinct_2']:.3f} "
                 f"| {s['ms_per_explanation']:.0f} |"
             )
+            if s.get("command") and s["command"] not in commands:
+                commands.append(s["command"])
+    if len(commands) > 1:
+        lines += ["", "Rows come from these commands (each row's n is its own sample):", ""]
+        lines += [f"- `{c}`" for c in commands]
     for dataset, result in payload["datasets"].items():
         lines += ["", f"## Examples: {dataset}", ""]
         for example in result["examples"]:
@@ -155,10 +189,12 @@ def run(args: argparse.Namespace, command: str) -> dict[str, Any]:
             dataset, args.recommendations, args.model, args.epochs, args.seed, args.data_dir
         )
         summary, rows = {}, {}
-        for name, explain in explainers(catalogue, dataset, args.lm).items():
+        for name, explain in explainers(catalogue, dataset, args.lm, args.explainers).items():
             summary[name], rows[name] = explain_pairs(catalogue, pairs, explain)
+            summary[name]["command"] = command
+        first = next(iter(rows))
         examples = [
-            {"item": rows["grounded"][i]["item"], **{name: rows[name][i]["text"] for name in rows}}
+            {"item": rows[first][i]["item"], **{name: rows[name][i]["text"] for name in rows}}
             for i in range(min(EXAMPLES, len(pairs)))
         ]
         payload["datasets"][dataset] = {"model": args.model, "summary": summary, "examples": examples}
@@ -181,9 +217,19 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--data-dir", type=Path, default=None)
     parser.add_argument("--output", type=Path, default=RESULTS, help="folder for explanations.{json,md}")
+    parser.add_argument(
+        "--explainers",
+        nargs="+",
+        choices=EXPLAINERS,
+        default=list(EXPLAINERS),
+        help="which explainers to run; the stored figures of the others are kept (with their command)",
+    )
     args = parser.parse_args(argv)
     command = "python benchmarks/explanations.py " + " ".join(sys.argv[1:] if argv is None else argv)
     payload = run(args, command)
+    stored = args.output / "explanations.json"
+    if stored.is_file():
+        payload = merge_previous(payload, json.loads(stored.read_text()))
     write_json_atomic(args.output / "explanations.json", payload)
     write_text_atomic(args.output / "explanations.md", markdown(payload))
 

@@ -27,6 +27,14 @@ def test_override_values_are_read_as_yaml() -> None:
     assert parse_override("text=a=b") == (["text"], "a=b")
 
 
+def test_exponent_floats_without_a_dot_are_floats() -> None:
+    """PyYAML (YAML 1.1) reads ``1e-5`` as a string; overrides and YAML files read it as YAML 1.2 does."""
+    assert parse_override("lr=1e-5") == (["lr"], 1e-5)
+    assert parse_override("lr=-2E3") == (["lr"], -2000.0)
+    assert parse_override("name=e5") == (["name"], "e5")
+    assert parse_override("version=1.2.3") == (["version"], "1.2.3")
+
+
 @pytest.mark.parametrize("bad", ["lr", "=3", "training..lr=1", "training.=1"])
 def test_a_malformed_override_names_itself(bad: str) -> None:
     with pytest.raises(ConfigError, match=f"override '{bad}' must look like section.key=value"):

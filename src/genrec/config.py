@@ -10,6 +10,7 @@ YAML, so ``3`` is an int, ``0.5`` a float, ``[a, b]`` a list and ``true`` a bool
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -112,6 +113,29 @@ def validate_config(cls: type[M], raw: Any, where: str = "", root: str = "") -> 
         raise ConfigError(_format_errors(cls, exc, where=where, root=root)) from None
 
 
+class _Loader(yaml.SafeLoader):
+    """YAML's safe loader, plus YAML 1.2 floats: ``1e-5`` is a float, not the string PyYAML 1.1 makes of it."""
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(
+        r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+        |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
+        |\.[0-9_]+(?:[eE][-+]?[0-9]+)?
+        |[-+]?\.(?:inf|Inf|INF)
+        |\.(?:nan|NaN|NAN))$""",
+        re.VERBOSE,
+    ),
+    list("-+0123456789."),
+)
+
+
+def load_yaml(text: str) -> Any:
+    """Parse YAML text with `_Loader` (safe; ``1e-5`` is a float)."""
+    return yaml.load(text, Loader=_Loader)  # a SafeLoader subclass: safe
+
+
 def parse_override(item: str) -> tuple[list[str], Any]:
     """``"training.lr=0.01"`` -> ``(["training", "lr"], 0.01)``: a dotted key and a YAML-typed value."""
     key, sep, value = item.partition("=")
@@ -119,7 +143,7 @@ def parse_override(item: str) -> tuple[list[str], Any]:
     if not sep or not all(part.strip() for part in parts):
         raise ConfigError(f"override {item!r} must look like section.key=value (or key=value)")
     try:
-        parsed = yaml.safe_load(value)
+        parsed = load_yaml(value)
     except yaml.YAMLError as exc:
         problem = getattr(exc, "problem", None) or exc
         raise ConfigError(f"override {item!r}: the value is not valid YAML ({problem})") from None
@@ -144,7 +168,7 @@ def apply_overrides(raw: Mapping[str, Any], overrides: Iterable[str]) -> dict[st
 def load_yaml_mapping(path: Path) -> dict[str, Any]:
     """The top-level mapping of a YAML file (empty file: ``{}``); errors name the file."""
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        raw = load_yaml(path.read_text(encoding="utf-8")) or {}
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read ({exc.strerror})") from None
     except yaml.YAMLError as exc:

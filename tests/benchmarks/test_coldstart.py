@@ -148,3 +148,66 @@ def test_a_model_missing_from_the_registry_is_refused_before_any_run(
     with pytest.raises(SystemExit):
         script.main(["--datasets", "office", "--models", "ghost", "--output", str(tmp_path)])
     assert not (tmp_path / "coldstart.json").exists()
+
+
+def test_new_item_cap_sweep_is_on_validation_and_bounds_the_share(script: ModuleType, tmp_path: Path) -> None:
+    data = _data("toy", 0)
+    script.run_benchmark(
+        {"toy": data},
+        ["content"],
+        [0],
+        _factory,
+        output=tmp_path,
+        log=lambda _: None,
+        epsilons=[0.0, 0.1, 1.0],
+    )
+    results = json.loads((tmp_path / "coldstart.json").read_text())
+    run = results["datasets"]["toy"]["models"]["content"]["runs"][0]
+    sweep = run["new_item_cap"]
+    assert set(sweep) == {"0", "0.1", "1"}
+    # epsilon 1 is the model unchanged: the same validation figures as the uncapped row
+    for group in GROUPS:
+        assert sweep["1"][group]["ndcg@10"] == pytest.approx(run["valid"][group]["ndcg@10"])
+    assert sweep["0"]["all"]["new_item_share@10"] == 0.0
+    assert sweep["0"]["new-target"]["ndcg@10"] == 0.0  # a new target can no longer be recommended
+    assert 0 < sweep["0.1"]["all"]["new_item_share@10"] <= 0.1
+    assert "New-item cap (TIGER's epsilon) on `content`" in (tmp_path / "coldstart.md").read_text()
+
+
+def test_the_blend_is_chosen_on_validation_and_the_sweep_agrees_with_the_evaluator(
+    script: ModuleType, tmp_path: Path
+) -> None:
+    from genrec.recommenders.cold_start_blend import ColdStartBlendConfig, ColdStartBlendRecommender
+
+    fast = {"epochs": 2, "patience": 1, "batch_size": 16, "num_threads": 1, "hidden_size": 16, "max_len": 8}
+
+    def factory(model: str, seed: int) -> Recommender:
+        if model == "cold-start-blend":
+            config = ColdStartBlendConfig(seed=seed, adapter_hidden=8, **fast)
+            return ColdStartBlendRecommender(config, embed=fake_embed)
+        return build_recommender("sasrec", {"loss": "ce", **fast}, seed=seed)
+
+    data = _data("toy", 0)
+    script.run_benchmark(
+        {"toy": data}, ["sasrec-ce", "cold-start-blend"], [0], factory, output=tmp_path, log=lambda _: None
+    )
+    block = json.loads((tmp_path / "coldstart.json").read_text())["datasets"]["toy"]
+    floor = block["models"]["sasrec-ce"]["runs"][0]["valid"]["all"]["ndcg@10"]
+    run = block["models"]["cold-start-blend"]["runs"][0]
+    choice = run["blend_choice"]
+    assert choice["floor"] == floor and len(choice["points"]) == 45
+    # the sweep's figures for the chosen point are what the evaluator then measures on validation
+    for group in GROUPS:
+        assert run["valid"][group]["ndcg@10"] == pytest.approx(choice["valid_at_choice"][group]["ndcg@10"])
+    cap = int(choice["chosen"]["epsilon"] * 10)
+    assert run["test"]["all"]["new_item_share@10"] <= cap / 10 + 1e-9
+    if choice["rule"].startswith("best new-target"):
+        assert choice["valid_at_choice"]["all"]["ndcg@10"] >= floor
+    md = (tmp_path / "coldstart.md").read_text()
+    assert "choices made on validation users per seed" in md
+    # paired against every reference whose per-user files exist (no content row was run here)
+    compared = block["blend_comparisons"]
+    assert set(compared) == {"sasrec-ce / all"}
+    assert compared["sasrec-ce / all"]["users"] == block["group_sizes"]["test/all"]
+    assert compared["sasrec-ce / all"]["mean_b"] == pytest.approx(run["test"]["all"]["ndcg@10"])
+    assert "| sasrec-ce / all | 1 |" in md

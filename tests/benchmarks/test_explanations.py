@@ -46,3 +46,37 @@ def test_grounded_rows_are_all_true_and_free_text_lies_are_caught(tmp_path: Path
     text = bench.markdown(payload)
     assert "| shop | grounded | 4 | 1.000 |" in text and rows[0]["text"] in text
     json.dumps(payload)
+
+
+def test_a_partial_run_keeps_the_other_explainers_figures_with_their_command() -> None:
+    previous = {
+        "command": "old",
+        "datasets": {
+            "office": {
+                "model": "sasrec",
+                "summary": {"grounded": {"explanations": 100}, "free_text": {"explanations": 100}},
+                "examples": [
+                    {"item": "a", "grounded": "g0", "free_text": "f0"},
+                    {"item": "b", "free_text": "f1"},
+                ],
+            }
+        },
+    }
+    payload = {
+        "command": "new",
+        "datasets": {
+            "office": {
+                "model": "sasrec",
+                "summary": {"grounded": {"explanations": 500, "command": "new"}},
+                "examples": [{"item": "a", "grounded": "g"}, {"item": "c", "grounded": "h"}],
+            }
+        },
+    }
+    merged = bench.merge_previous(payload, previous)["datasets"]["office"]
+    assert merged["summary"]["grounded"] == {"explanations": 500, "command": "new"}
+    assert merged["summary"]["free_text"] == {"explanations": 100, "command": "old"}
+    # examples join only where both runs explained the same item
+    assert merged["examples"] == [
+        {"item": "a", "grounded": "g", "free_text": "f0"},
+        {"item": "c", "grounded": "h"},
+    ]

@@ -60,11 +60,11 @@ def test_references_are_labelled_by_their_use_of_target_data(rows: ModuleType, t
 
 
 def test_transfer_tables_render(tmp_path: Path) -> None:
-    coldstart = load_script("coldstart")
+    report = load_script("coldstart_report")
     ref = {"uses_target_data": True, "valid": {"ndcg@10": 0.01}, "test": {"hr@10": 0.02, "ndcg@10": 0.01}}
     run = {"seed": 0, "valid": {"hr@10": 0.2, "ndcg@10": 0.1}, "test": {"hr@10": 0.3, "ndcg@10": 0.15}}
     text = "\n".join(
-        coldstart.transfer_markdown({"office:scientific": {"runs": [run], "references": {"popularity": ref}}})
+        report.transfer_markdown({"office:scientific": {"runs": [run], "references": {"popularity": ref}}})
     )
     assert "| office → scientific | sasrec-text (transferred) | no | 1 | 0.1000 | 0.3000 | 0.1500 |" in text
     assert "| office → scientific | popularity | yes | - | 0.0100 | 0.0200 | 0.0100 |" in text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from genrec.recommenders.base import Recommender
+from genrec.recommenders.cold_start_blend import ColdStartBlendConfig, ColdStartBlendRecommender
 from genrec.recommenders.content import ContentConfig, ContentRecommender
 from genrec.recommenders.gru4rec import GRU4RecConfig, GRU4RecRecommender
 from genrec.recommenders.popularity import PopularityRecommender
@@ -49,3 +50,9 @@ class TestTextSASRecTextOnly(RecommenderContract):
     def make(self, seed: int) -> Recommender:
         config = TextSASRecConfig(seed=seed, hidden_size=16, max_len=8, fusion="text-only", **FAST)
         return TextSASRecRecommender(config, embed=fake_embed)
+
+
+class TestColdStartBlend(RecommenderContract):
+    def make(self, seed: int) -> Recommender:
+        config = ColdStartBlendConfig(seed=seed, hidden_size=16, max_len=8, adapter_hidden=8, **FAST)
+        return ColdStartBlendRecommender(config, embed=fake_embed)

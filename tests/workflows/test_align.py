@@ -43,3 +43,12 @@ def test_the_cli_reports_a_bad_preference_value(tmp_path: Path) -> None:
         app, ["align", str(tmp_path), "-o", str(tmp_path / "out"), "--set", "beta=-1"]
     )
     assert isinstance(result.exception, ConfigError) and "beta" in str(result.exception)
+
+
+@pytest.mark.parametrize(
+    ("value", "field"),
+    [("group_size=1", "group_size"), ("clip_epsilon=1.5", "clip_epsilon"), ("kl_coeff=0.1", "kl_coeff")],
+)
+def test_bad_or_unknown_grpo_values_are_errors_naming_the_key(tmp_path: Path, value: str, field: str) -> None:
+    with pytest.raises(ConfigError, match=field):
+        align_command(tmp_path / "missing", tmp_path / "out", ["objective=grpo", value])

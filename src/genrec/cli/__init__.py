@@ -204,18 +204,23 @@ def train(
 @app.command()
 def align(
     run_dir: Annotated[Path, typer.Argument(help="A generative run directory (e.g. a train run's model/).")],
-    output_dir: Annotated[Path, typer.Option("--output-dir", "-o", help="The new run directory.")],
+    output_dir: Annotated[
+        Path, typer.Option("--output-dir", "-o", help="The new run directory (resumable).")
+    ],
     data_dir: DataDirOption = None,
     values: Annotated[
         list[str] | None,
-        typer.Option("--set", help="A preference config value (repeatable): --set objective=sdpo"),
+        typer.Option("--set", help="A preference config value (repeatable): --set objective=grpo"),
     ] = None,
 ) -> None:
-    """Preference-train (DPO / S-DPO) a generative run into a new run directory."""
+    """Preference-train (DPO / S-DPO) or RL-train (GRPO) a generative run into a new run directory;
+    re-running the same command resumes a killed run."""
     from genrec.workflows.align import align_command
 
     summary = align_command(run_dir, output_dir, values or [], data_dir=data_dir)
     console.print(json.dumps(summary["validation"], indent=1))
+    if "beyond_accuracy" in summary:
+        console.print(json.dumps(summary["beyond_accuracy"], indent=1))
     console.print(f"run directory: {output_dir}")
 
 

@@ -20,18 +20,8 @@ import pandas as pd
 from tqdm import tqdm
 
 from genrec.data.split import EvalSet
-from genrec.evaluation.metrics import (
-    coverage_at_k,
-    gini,
-    hit_rate_at_k,
-    mean_popularity_percentile,
-    mrr_at_k,
-    ndcg_at_k,
-    popularity_percentiles,
-    recommendation_counts,
-    target_ranks,
-    validity_rate,
-)
+from genrec.evaluation.beyond_accuracy import beyond_accuracy
+from genrec.evaluation.metrics import hit_rate_at_k, mrr_at_k, ndcg_at_k, target_ranks, validity_rate
 from genrec.io.files import atomic_path
 
 HR_CUTOFFS = (1, 5, 10, 20)
@@ -92,14 +82,8 @@ def ranking_metrics(ranks: np.ndarray, k_max: int) -> dict[str, float]:
 
 def list_metrics(items: np.ndarray, num_items: int, item_counts: np.ndarray | None) -> dict[str, float]:
     """Validity, coverage@10, Gini of recommendation counts and mean popularity percentile of the lists."""
-    k = min(LIST_CUTOFF, items.shape[1]) if items.ndim == 2 and items.shape[1] else 0
     metrics = {"validity": validity_rate(items, num_items)}
-    if k and num_items:
-        metrics[f"coverage@{k}"] = coverage_at_k(items, num_items, k)
-        metrics[f"gini@{k}"] = gini(recommendation_counts(items, num_items, k))
-        if item_counts is not None:
-            pct = popularity_percentiles(np.asarray(item_counts))
-            metrics[f"popularity_percentile@{k}"] = mean_popularity_percentile(items, pct, k)
+    metrics.update(beyond_accuracy(items, num_items, item_counts, LIST_CUTOFF))
     return metrics
 
 

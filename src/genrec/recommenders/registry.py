@@ -11,6 +11,7 @@ from genrec.config import ConfigModel
 from genrec.errors import ConfigError, GenrecError
 from genrec.io.files import read_json
 from genrec.recommenders.base import Recommender
+from genrec.recommenders.cold_start_blend import BLEND_FILE, ColdStartBlendRecommender
 from genrec.recommenders.config import config_from_mapping
 from genrec.recommenders.content import CONTENT_FILE, ContentRecommender
 from genrec.recommenders.gru4rec import GRU4RecRecommender
@@ -38,6 +39,7 @@ REGISTRY: dict[str, RegistryEntry] = {
     "reranker": RegistryEntry(LMReranker, LMReranker.config_cls),
     "sasrec-text": RegistryEntry(TextSASRecRecommender, TextSASRecRecommender.config_cls),
     "zero-shot-lm": RegistryEntry(ZeroShotLMRecommender, ZeroShotLMRecommender.config_cls),
+    "cold-start-blend": RegistryEntry(ColdStartBlendRecommender, ColdStartBlendRecommender.config_cls),
 }
 
 
@@ -80,6 +82,8 @@ def load_recommender(directory: Path) -> Recommender:
         return PopularityRecommender.load(directory)
     if (directory / CONTENT_FILE).is_file():
         return ContentRecommender.load(directory)
+    if (directory / BLEND_FILE).is_file():
+        return ColdStartBlendRecommender.load(directory)
     if (directory / RERANKER_FILE).is_file():
         return LMReranker.load(directory)
     if (directory / ZERO_SHOT_FILE).is_file():

@@ -40,6 +40,7 @@ BUILTIN_RECOMMENDERS: dict[str, str] = {
     "sasrec-text": "genrec.recommenders.text_sasrec:TextSASRecRecommender",
     "reranker": "genrec.recommenders.reranker:LMReranker",
     "zero-shot-lm": "genrec.recommenders.zero_shot:ZeroShotLMRecommender",
+    "cold-start-blend": "genrec.recommenders.cold_start_blend:ColdStartBlendRecommender",
     "generative": "genrec.recommenders.generative:GenerativeRecommender",
 }
 

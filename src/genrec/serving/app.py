@@ -31,6 +31,7 @@ from genrec.recommenders.grounded_explain import GroundedExplainer, GroundedExpl
 from genrec.recommenders.item_attributes import category_kind
 from genrec.serving.auth import require_write_key
 from genrec.serving.batching import BatchingConfig, MicroBatcher
+from genrec.serving.chat_routes import chat_router
 from genrec.serving.item_routes import item_router, replay_catalogue
 from genrec.serving.metrics import CONTENT_TYPE, ServerMetrics
 from genrec.serving.middleware import BodySizeLimit, RequestMetrics
@@ -53,7 +54,9 @@ from genrec.serving.user_routes import user_router
 logger = logging.getLogger(__name__)
 STATIC_DIR = Path(__file__).with_name("static")
 DEFAULT_MAX_BODY_BYTES = 64 * 1024
-ENDPOINTS = frozenset({"/", "/v1/recommend", "/v1/items", "/v1/explain", "/v1/events", "/health", "/metrics"})
+ENDPOINTS = frozenset(
+    {"/", "/v1/recommend", "/v1/items", "/v1/explain", "/v1/chat", "/v1/events", "/health", "/metrics"}
+)
 _ERRORS: dict[int | str, dict[str, Any]] = {
     413: {"model": ErrorResponse, "description": "Request body too large."},
     422: {"model": ErrorResponse, "description": "Unknown items/categories or invalid fields."},
@@ -108,6 +111,7 @@ def create_app(
     write_access = require_write_key(api_key)
     app.include_router(user_router(service, batcher, event_store, write_access))
     app.include_router(item_router(service, batcher, event_store, write_access))
+    app.include_router(chat_router(service, batcher))
 
     @app.exception_handler(UnknownItemsError)
     async def _unknown(_: Request, exc: UnknownItemsError) -> JSONResponse:

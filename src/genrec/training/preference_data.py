@@ -1,4 +1,4 @@
-"""Preference data for DPO / S-DPO: each training target's positive item against N drawn negatives.
+"""Preference data for DPO / S-DPO / GRPO: each training target's positive item against N drawn negatives.
 
 A *target* is a prefix of a user's training sequence and the item that follows it (the positive). Its
 negatives come from a named source, never from the user's history up to the target nor the positive:
@@ -43,12 +43,18 @@ Ranker = Callable[[Sequence[Sequence[int]], int], np.ndarray]
 class PreferenceConfig(ConfigModel):
     """One preference-training recipe; unknown keys and bad values are `ConfigError`s.
 
-    objective: ``dpo`` (each negative against the positive, pairwise losses averaged) or ``sdpo`` (softmax
-    DPO: all negatives of a target in one loss). beta: the inverse temperature on the log-ratios.
-    targets: ``last`` (each user's final training item) or ``all`` (every prefix of its training sequence).
+    objective: ``dpo`` (each negative against the positive, pairwise losses averaged), ``sdpo`` (softmax
+    DPO: all negatives of a target in one loss) or ``grpo`` (RL on the policy's own constrained-beam
+    rollouts, `genrec.training.grpo_loss`; the negative options are then unused). beta: the inverse
+    temperature on the log-ratios. targets: ``last`` (each user's final training item) or ``all`` (every
+    prefix of its training sequence).
+
+    GRPO only: group_size (K items rolled out per target), clip_epsilon (PPO ratio clip), kl_coef (weight
+    of the k3 KL to the reference), rank_weight (weight of the rank-aware penalty beside the hit reward)
+    and grpo_iterations (gradient steps on each rollout batch; 1 = on-policy, the ratio is then 1).
     """
 
-    objective: Literal["dpo", "sdpo"] = "sdpo"
+    objective: Literal["dpo", "sdpo", "grpo"] = "sdpo"
     beta: float = Field(default=1.0, gt=0.0)
     negatives: PositiveInt = 3
     negative_source: NegativeSource = "uniform"
@@ -58,6 +64,11 @@ class PreferenceConfig(ConfigModel):
     batch_size: PositiveInt = 16
     eval_users: PositiveInt = 1000
     seed: int = 0
+    group_size: int = Field(default=8, ge=2)
+    clip_epsilon: float = Field(default=0.2, gt=0.0, lt=1.0)
+    kl_coef: float = Field(default=0.04, ge=0.0)
+    rank_weight: float = Field(default=1.0, ge=0.0)
+    grpo_iterations: PositiveInt = 1
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Sequence
-from typing import Literal
 
 import torch
 import torch.nn.functional as F
@@ -49,25 +48,37 @@ def preference_batch(
     return collate(examples, pad_token_id)
 
 
-def sequence_logprobs(model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-    """Sum of log p(token | earlier tokens) over each row's labelled tokens: (rows,), float32.
+def token_logprobs(
+    model: torch.nn.Module, batch: dict[str, torch.Tensor]
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """log p(token | earlier tokens) of every labelled token, and the row it belongs to: (tokens,) each.
 
-    Vocabulary logits are computed only at labelled positions (the head applied to those hidden states)
-    when the model's forward takes ``logits_to_keep``, as `genrec.training.losses` does.
+    Tokens come row by row, in order (row-major over the labelled positions). Vocabulary logits are
+    computed only at labelled positions (the head applied to those hidden states) when the model's
+    forward takes ``logits_to_keep``, as `genrec.training.losses` does.
     """
     labels = batch["labels"][:, 1:]  # (rows, length - 1): the token each position predicts
     keep = labels != IGNORE  # (rows, length - 1)
     inputs = {"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"]}
     if _accepts_logits_to_keep(model):
         out = model(**inputs, output_hidden_states=True, logits_to_keep=1)
-        hidden = out.hidden_states[-1][:, :-1][keep]  # (targets, hidden), after the final norm
-        logits = _unwrap(model).get_output_embeddings()(hidden)  # (targets, vocab)
+        hidden = out.hidden_states[-1][:, :-1][keep]  # (tokens, hidden), after the final norm
+        logits = _unwrap(model).get_output_embeddings()(hidden)  # (tokens, vocab)
     else:
-        logits = model(**inputs).logits[:, :-1][keep]  # (targets, vocab)
-    token_logprobs = -F.cross_entropy(logits.float(), labels[keep], reduction="none")  # (targets,)
-    rows = keep.nonzero()[:, 0]  # (targets,): the row of each labelled token
-    total = token_logprobs.new_zeros(labels.shape[0])  # (rows,)
-    return total.index_add(0, rows, token_logprobs)
+        logits = model(**inputs).logits[:, :-1][keep]  # (tokens, vocab)
+    logprobs = -F.cross_entropy(logits.float(), labels[keep], reduction="none")  # (tokens,)
+    return logprobs, keep.nonzero()[:, 0]  # (tokens,), (tokens,)
+
+
+def sum_by_row(values: torch.Tensor, rows: torch.Tensor, num_rows: int) -> torch.Tensor:
+    """Per-row sums of per-token ``values`` (tokens,) given each token's row: (num_rows,)."""
+    return values.new_zeros(num_rows).index_add(0, rows, values)
+
+
+def sequence_logprobs(model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    """Sum of log p(token | earlier tokens) over each row's labelled tokens: (rows,), float32."""
+    logprobs, rows = token_logprobs(model, batch)
+    return sum_by_row(logprobs, rows, batch["labels"].shape[0])
 
 
 def frozen_reference(model: torch.nn.Module) -> torch.nn.Module:
@@ -97,7 +108,7 @@ def preference_loss(
     reference: torch.nn.Module,
     batch: dict[str, torch.Tensor],
     candidates: int,
-    objective: Literal["dpo", "sdpo"],
+    objective: str,
     beta: float,
 ) -> tuple[torch.Tensor, dict[str, float]]:
     """The loss of one `preference_batch` (``candidates`` = 1 + N rows per target) and two diagnostics:
@@ -106,6 +117,8 @@ def preference_loss(
     with torch.no_grad():
         ref = sequence_logprobs(reference, batch).view(-1, candidates)  # (targets, 1 + N)
     pol = sequence_logprobs(policy, batch).view(-1, candidates)  # (targets, 1 + N)
+    if objective not in ("dpo", "sdpo"):
+        raise ValueError(f"preference_loss takes objective 'dpo' or 'sdpo', got {objective!r}")
     loss = dpo_loss(pol, ref, beta) if objective == "dpo" else sdpo_loss(pol, ref, beta)
     with torch.no_grad():
         ratios = pol - ref

@@ -1,9 +1,11 @@
-"""`genrec align`: preference-train (DPO / S-DPO) a saved generative run into a new run directory.
+"""`genrec align`: preference-train (DPO / S-DPO) or RL-train (GRPO) a saved generative run into a new run directory.
 
 Reloads the dataset the SFT run recorded (``model.json``), split as the run's recipe splits it, builds a
 `PreferenceConfig` from ``key=value`` overrides, and calls
 `genrec.recommenders.generative_preference.align_run`; the new run evaluates (``genrec evaluate
---load-dir``) and serves like any other.
+--load-dir``) and serves like any other. Every epoch is checkpointed in the output directory, so re-running
+the same command after a kill resumes; the record holds the beyond-accuracy measures of the SFT start
+and of the aligned model.
 """
 
 from __future__ import annotations
@@ -33,7 +35,8 @@ def align_command(
 ) -> dict[str, Any]:
     """Preference-train the run ``run_dir`` into ``output_dir``; returns the preference record.
 
-    ``overrides``: `PreferenceConfig` values as ``key=value`` (``objective=sdpo``, ``negatives=5``).
+    ``overrides``: `PreferenceConfig` values as ``key=value`` (``objective=sdpo``, ``negatives=5``,
+    ``objective=grpo``, ``group_size=8``).
     ``data_dir`` defaults to the one the run recorded.
     """
     run_dir = Path(run_dir)

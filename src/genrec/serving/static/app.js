@@ -1,4 +1,4 @@
-// genrec web page: search items, build a history, show the top-K from POST /v1/recommend.
+// genrec web page: search items, build a history, show the top-K from POST /v1/recommend, refine by chat.
 "use strict";
 
 const state = { history: [] }; // [{id, title}]
@@ -97,7 +97,59 @@ async function refresh() {
   $("recs").setAttribute("data-ready", String(seq));
 }
 
+const chat = { sessionId: null, seq: 0 };
+
+function resetChat() {
+  chat.sessionId = null;
+  $("chat-log").replaceChildren();
+  $("chat-state").textContent = "no conversation yet";
+  $("chat-items").querySelector("tbody").replaceChildren();
+  $("chat-error").hidden = true;
+}
+
+async function sendChat(event) {
+  event.preventDefault();
+  const message = $("chat-message").value.trim();
+  if (!message) return;
+  const seq = ++chat.seq;
+  const payload = { message, k: Math.min(100, Math.max(1, parseInt($("k").value, 10) || 10)) };
+  if (chat.sessionId) payload.session_id = chat.sessionId;
+  else if ($("chat-use-history").checked) payload.history = state.history.map((h) => h.id);
+  const resp = await fetch("/v1/chat", {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(payload),
+  });
+  const body = await resp.json();
+  if (seq !== chat.seq) return;
+  $("chat-error").hidden = resp.ok;
+  if (!resp.ok) { // the session is unchanged on an error: the user may simply try again
+    $("chat-error").textContent = typeof body.detail === "string" ? body.detail : JSON.stringify(body.detail);
+    return;
+  }
+  chat.sessionId = body.session_id;
+  $("chat-message").value = "";
+  const li = el("li", { "data-turn": String(body.turn) });
+  li.append(el("span", { class: "said" }, `${body.turn}. “${message}”`));
+  li.append(el("div", { class: "actions" }, body.actions.length ? `→ ${body.actions.join("; ")}` : "→ (nothing understood)"));
+  $("chat-log").append(li);
+  $("chat-state").textContent = body.state.summary;
+  const tbody = $("chat-items").querySelector("tbody");
+  tbody.replaceChildren();
+  for (const item of body.items) {
+    const tr = el("tr", { "data-id": item.id });
+    tr.append(el("td", {}, String(item.rank)));
+    tr.append(el("td", { class: "title" }, item.title));
+    tr.append(el("td", {}, item.id));
+    tr.append(el("td", { class: "score" }, item.score.toFixed(4)));
+    tbody.append(tr);
+  }
+  $("chat-items").setAttribute("data-turn", String(body.turn));
+}
+
 async function init() {
+  $("chat-form").addEventListener("submit", sendChat);
+  $("chat-new").addEventListener("click", resetChat);
   $("search").addEventListener("input", () => {
     clearTimeout(searchTimer);
     searchTimer = setTimeout(search, 150);
