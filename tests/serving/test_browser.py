@@ -9,79 +9,28 @@ CI really runs it.
 from __future__ import annotations
 
 import os
-import shutil
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 
 from genrec.serving.app import create_app
 from genrec.serving.service import RecommendService
-
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-DRIVER = shutil.which("chromedriver")
-
-
-def _require_browser() -> None:
-    missing = []
-    if CHROMIUM is None or DRIVER is None:
-        missing.append("the Debian packages chromium and chromium-driver")
-    try:
-        import selenium  # noqa: F401
-    except ImportError:
-        missing.append("the Python package selenium")
-    if missing:
-        reason = f"browser test needs {' and '.join(missing)}"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"{reason} (CI=true: this test must run in CI)")
-        pytest.skip(reason)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from serving.browser import headless_chrome, require_browser, served
 
 
 @pytest.fixture()
 def server_url(popularity_run: Path) -> Iterator[str]:
-    port = _free_port()
-    app = create_app(RecommendService.from_run(popularity_run))
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    with served(create_app(RecommendService.from_run(popularity_run))) as url:
+        yield url
 
 
 def test_page_builds_history_and_shows_recommendations(server_url: str, tmp_path: Path) -> None:
-    _require_browser()
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
+    require_browser()
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.wait import WebDriverWait
 
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for flag in (
-        "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        "--disable-dev-shm-usage", "--window-size=1200,900", f"--user-data-dir={tmp_path / 'profile'}",
-    ):  # fmt: skip
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(executable_path=str(DRIVER)), options=options)
+    driver = headless_chrome(tmp_path / "profile")
     wait = WebDriverWait(driver, 10)
 
     def data_ids(selector: str) -> list[str]:

@@ -2,56 +2,32 @@
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 
 from genrec.recommenders.conversation_parser import ParserSlot
 from genrec.serving.app import create_app
 from genrec.serving.service import RecommendService
-from serving.test_browser import CHROMIUM, DRIVER, _free_port, _require_browser
+from serving.browser import headless_chrome, require_browser, served
 from serving.test_chat import KeywordParser
 
 
 @pytest.fixture()
 def chat_url(popularity_run: Path) -> Iterator[str]:
-    port = _free_port()
     app = create_app(RecommendService.from_run(popularity_run))
     app.state.chat_parser = ParserSlot(KeywordParser)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    with served(app) as url:
+        yield url
 
 
 def test_chat_box_refines_and_shows_state(chat_url: str, tmp_path: Path) -> None:
-    _require_browser()
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
+    require_browser()
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.wait import WebDriverWait
 
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for flag in (
-        "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-dev-shm-usage",
-        "--window-size=1200,1200", f"--user-data-dir={tmp_path / 'profile'}",
-    ):  # fmt: skip
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(executable_path=str(DRIVER)), options=options)
+    driver = headless_chrome(tmp_path / "profile", window="1200,1200")
     wait = WebDriverWait(driver, 10)
 
     def chat_ids() -> list[str]:

@@ -32,7 +32,7 @@ from sklearn.metrics import roc_auc_score
 from genrec.config import ConfigModel, Rate
 from genrec.data.ratings import PreferenceExample
 from genrec.errors import GenrecError
-from genrec.io.files import atomic_directory, read_json, write_json_atomic
+from genrec.io.files import read_json, write_json_atomic
 from genrec.recommenders.config import config_from_mapping
 from genrec.recommenders.preference_prompts import (
     PreferencePromptBuilder,
@@ -41,8 +41,9 @@ from genrec.recommenders.preference_prompts import (
 )
 from genrec.recommenders.reranker_prompts import letter_logits
 from genrec.training.config import NonEmptyNames
+from genrec.training.lm_files import fine_tuned_sources, save_fine_tuned
 
-META_FILE, ADAPTER_DIR, LM_DIR = "preference.json", "lm_adapter", "lm"
+META_FILE = "preference.json"
 
 
 class PreferenceConfig(ConfigModel):
@@ -295,16 +296,7 @@ class PreferencePredictor:
         """``preference.json`` plus the LM files of the fine-tuning mode (module docstring)."""
         self._require_lm()
         directory = Path(directory)
-        lm_files = None
-        if self.config.fine_tune == "lora":
-            with atomic_directory(directory / ADAPTER_DIR, replace=True) as staging:
-                self.model.save_pretrained(str(staging))
-            lm_files = ADAPTER_DIR
-        elif self.config.fine_tune == "full":
-            with atomic_directory(directory / LM_DIR, replace=True) as staging:
-                self.model.save_pretrained(str(staging), safe_serialization=True)
-                self.tokenizer.save_pretrained(str(staging))
-            lm_files = LM_DIR
+        lm_files = save_fine_tuned(directory, self.model, self.tokenizer, self.config.fine_tune)
         meta = {
             "name": self.name,
             "config": self.config.to_dict(),
@@ -327,9 +319,5 @@ class PreferencePredictor:
         rec = cls(config_from_mapping(PreferenceConfig, meta.get("config", {})))
         rec.titles = [str(t) for t in meta.get("titles", [])]
         rec.training_log = dict(meta.get("training", {}))
-        lm_files = meta.get("lm_files")
-        if lm_files == LM_DIR:
-            rec.load_lm(str(directory / LM_DIR))
-        else:
-            rec.load_lm(None, directory / ADAPTER_DIR if lm_files == ADAPTER_DIR else None)
+        rec.load_lm(*fine_tuned_sources(directory, meta.get("lm_files"), rec.config.lm))
         return rec

@@ -56,8 +56,9 @@ from genrec.recommenders.reranker_training import (
     retrieved_examples,
     wrap_for_fine_tuning,
 )
+from genrec.training.lm_files import fine_tuned_sources, save_fine_tuned
 
-RERANKER_FILE, RETRIEVER_DIR, ADAPTER_DIR, LM_DIR = "reranker.json", "retriever", "lm_adapter", "lm"
+RERANKER_FILE, RETRIEVER_DIR = "reranker.json", "retriever"
 
 
 class LMReranker:
@@ -270,16 +271,7 @@ class LMReranker:
         directory = Path(directory)
         with atomic_directory(directory / RETRIEVER_DIR, replace=True) as staging:
             retriever.save(staging)
-        lm_files = None
-        if self.config.fine_tune == "lora":
-            with atomic_directory(directory / ADAPTER_DIR, replace=True) as staging:
-                self.model.save_pretrained(str(staging))
-            lm_files = ADAPTER_DIR
-        elif self.config.fine_tune == "full":
-            with atomic_directory(directory / LM_DIR, replace=True) as staging:
-                self.model.save_pretrained(str(staging), safe_serialization=True)
-                self.tokenizer.save_pretrained(str(staging))
-            lm_files = LM_DIR
+        lm_files = save_fine_tuned(directory, self.model, self.tokenizer, self.config.fine_tune)
         meta = {
             "name": self.name,
             "config": self.config.to_dict(),
@@ -307,9 +299,5 @@ class LMReranker:
         rec.titles = [str(t) for t in meta.get("titles", [])]
         rec.training_log = dict(meta.get("training", {}))
         rec.lm_weight = float(meta.get("lm_weight", 1.0))
-        lm_files = meta.get("lm_files")
-        if lm_files == LM_DIR:
-            rec._load_lm(str(directory / LM_DIR))
-        else:
-            rec._load_lm(config.lm, directory / ADAPTER_DIR if lm_files == ADAPTER_DIR else None)
+        rec._load_lm(*fine_tuned_sources(directory, meta.get("lm_files"), config.lm))
         return rec
