@@ -10,6 +10,7 @@ import numpy as np
 
 import blend_rows
 import cap_rows
+import slot_rows
 from genrec.data.new_items import KNOWN_TARGET, NEW_TARGET
 from genrec.evaluation.groups import ALL_USERS
 from seed_stats import format_mean_std, mean_and_std
@@ -62,6 +63,7 @@ def dataset_markdown(dataset: str, block: Mapping[str, Any]) -> list[str]:
         *lines,
         "",
         *cap_rows.cap_markdown(block["models"]),
+        *slot_rows.slot_markdown(block["models"]),
         *blend_rows.blend_markdown(block["models"]),
         *blend_rows.comparison_markdown(block.get("blend_comparisons", {})),
     ]
@@ -96,32 +98,40 @@ def markdown(results: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _transfer_row(pair: str, row: str, runs: Sequence[Mapping[str, Any]]) -> str:
+    source, _, target = pair.partition(":")
+    stats = {
+        (stage, m): mean_and_std(r[stage][m] for r in runs) for stage in STAGES for m in ("hr@10", "ndcg@10")
+    }
+    return (
+        f"| {source} → {target} | {row} (transferred) | no | {len(runs)} | "
+        f"{_cell(stats['valid', 'ndcg@10'])} | {_cell(stats['test', 'hr@10'])} | "
+        f"{_cell(stats['test', 'ndcg@10'])} |"
+    )
+
+
 def transfer_markdown(transfer: Mapping[str, Any]) -> list[str]:
-    """Zero-shot transfer tables: the moved text-only SASRec beside the target's references."""
+    """Zero-shot transfer tables: the moved models beside the target's references."""
     lines = [
         "## Zero-shot transfer",
         "",
         "`sasrec-text` (text-only) trained on the source dataset's training part, moved to the target",
         "catalogue without training there (`TextSASRecRecommender.transfer_to`); full ranking on the target's",
-        "users, history excluded. `content` uses no target interactions; `popularity` is computed on the",
-        "target's training part (it uses target data).",
+        "users, history excluded. `gen-*` rows: the generative model of the cold-start run of the same seed",
+        "(trained on the source's new-item split training part) gets the target's items through the",
+        "catalogue-update path (identifiers from their text with the source's quantiser frozen; titles; atomic",
+        "tokens initialised from titles), the source's items hidden (`grown_catalogue.py`). `content` uses no",
+        "target interactions; `popularity` is computed on the target's training part (it uses target data).",
         "",
         "| source → target | row | uses target data | seeds | valid NDCG@10 | test HR@10 | test NDCG@10 |",
         "|---|---|---|---|---|---|---|",
     ]
     for pair, block in transfer.items():
         source, _, target = pair.partition(":")
-        runs = block["runs"]
-        stats = {
-            (stage, m): mean_and_std(r[stage][m] for r in runs)
-            for stage in STAGES
-            for m in ("hr@10", "ndcg@10")
-        }
-        lines.append(
-            f"| {source} → {target} | sasrec-text (transferred) | no | {len(runs)} | "
-            f"{_cell(stats['valid', 'ndcg@10'])} | {_cell(stats['test', 'hr@10'])} | "
-            f"{_cell(stats['test', 'ndcg@10'])} |"
-        )
+        if block["runs"]:
+            lines.append(_transfer_row(pair, "sasrec-text", block["runs"]))
+        for row, entry in block.get("generative", {}).items():
+            lines.append(_transfer_row(pair, row, entry["runs"]))
         for name, ref in block["references"].items():
             lines.append(
                 f"| {source} → {target} | {name} | {'yes' if ref['uses_target_data'] else 'no'} | - | "

@@ -6,6 +6,10 @@ validation users, then moves it to the TARGET catalogue (`TextSASRecRecommender.
 items are embedded and go through the same adapter and transformer) and scores the target's validation and
 test users: full ranking, history excluded. Nothing of the target's interactions is used.
 
+`moved_run` is the same row for a generative model of the cold-start benchmark (`grown_catalogue.py`): the
+model of a seed's cold-start run, fitted on the source's new-item split, gets the target's items through
+the catalogue-update path and is scored on the target's users.
+
 `reference_runs` gives the rows beside it on the same target users: `content` (MiniLM text of the user's
 recent items; it learns nothing from interactions, so it uses no target data either) and `popularity`
 computed on the target's training part (it *uses target data*, and is labelled so).
@@ -14,10 +18,11 @@ computed on the target's training part (it *uses target data*, and is labelled s
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from genrec.data import LeaveOneOutSplit, leave_one_out, load_dataset
+from genrec.data import InteractionData, LeaveOneOutSplit, leave_one_out, load_dataset
 from genrec.evaluation.evaluator import evaluate
 from genrec.recommenders.base import Recommender
 from genrec.recommenders.registry import build_recommender
@@ -82,3 +87,19 @@ def reference_runs(target: str, threads: int, per_user_dir: Path | None = None) 
             **scored(model, split, path),
         }
     return rows
+
+
+def moved_run(
+    model: Any, source_run: Mapping[str, Any], target: InteractionData, path: Path
+) -> dict[str, Any]:
+    """A model fitted on a source's new-item split (``source_run``: its cold-start run) moved to
+    ``target``'s catalogue (``model.transfer_to``), scored on the target's users."""
+    split = leave_one_out(target)
+    moved = model.transfer_to(split.train_data().catalogue)
+    return {
+        "seed": source_run["seed"],
+        "train_s": source_run["train_wall_time_s"],
+        "source_valid_ndcg@10": source_run["valid"]["all"]["ndcg@10"],
+        "trained_on": "the source's new-item split training part (the cold-start run of the same seed)",
+        **scored(moved, split, path),
+    }

@@ -40,7 +40,7 @@ def _data(name: str, rng_seed: int, num_users: int = 80) -> InteractionData:
     return InteractionData(name, catalogue, tuple(f"u{u}" for u in range(num_users)), seqs)
 
 
-def _factory(model: str, seed: int) -> Recommender:
+def _factory(model: str, seed: int, dataset: str = "toy") -> Recommender:
     """Popularity from the registry; the content model with a fake embedder (no MiniLM in tests)."""
     if model == "content":
         return ContentRecommender(ContentConfig(seed=seed), embed=fake_embed)
@@ -112,11 +112,11 @@ def test_a_changed_split_is_refused(script: ModuleType, tmp_path: Path) -> None:
 
 
 def test_registry_rows_get_their_options_and_threads(script: ModuleType) -> None:
-    model = script.registry_factory(threads=1)("sasrec-ce", 3)
+    model = script.registry_factory(threads=1)("sasrec-ce", 3, "office")
     assert (model.config.loss, model.config.num_threads, model.config.seed) == ("ce", 1, 3)
-    assert script.registry_factory(threads=1)("popularity", 0).name == "popularity"
+    assert script.registry_factory(threads=1)("popularity", 0, "office").name == "popularity"
     for row, fusion in (("sasrec-text", "text-only"), ("sasrec-text-sum", "sum")):
-        text = script.registry_factory(threads=1)(row, 0)
+        text = script.registry_factory(threads=1)(row, 0, "office")
         assert (text.name, text.config.fusion, text.config.loss) == ("sasrec-text", fusion, "ce")
 
 
@@ -181,7 +181,7 @@ def test_the_blend_is_chosen_on_validation_and_the_sweep_agrees_with_the_evaluat
 
     fast = {"epochs": 2, "patience": 1, "batch_size": 16, "num_threads": 1, "hidden_size": 16, "max_len": 8}
 
-    def factory(model: str, seed: int) -> Recommender:
+    def factory(model: str, seed: int, dataset: str) -> Recommender:
         if model == "cold-start-blend":
             config = ColdStartBlendConfig(seed=seed, adapter_hidden=8, **fast)
             return ColdStartBlendRecommender(config, embed=fake_embed)
@@ -211,3 +211,59 @@ def test_the_blend_is_chosen_on_validation_and_the_sweep_agrees_with_the_evaluat
     assert compared["sasrec-ce / all"]["users"] == block["group_sizes"]["test/all"]
     assert compared["sasrec-ce / all"]["mean_b"] == pytest.approx(run["test"]["all"]["ndcg@10"])
     assert "| sasrec-ce / all | 1 |" in md
+
+
+def test_transfer_rows_and_merging_two_outputs(script: ModuleType, tmp_path: Path) -> None:
+    """A model with ``transfer_to`` is scored on the other dataset's users after each seed; results that two
+    processes wrote to their own folders merge into one, runs pooled by seed, commands without folders."""
+    from genrec.data.split import TrainData
+    from genrec.recommenders.popularity import PopularityRecommender
+
+    moved_to: list[int] = []
+
+    class Movable(PopularityRecommender):
+        def transfer_to(self, catalogue: Catalogue) -> Recommender:
+            moved_to.append(len(catalogue))
+            other = PopularityRecommender()
+            other.fit(TrainData(catalogue, [[0, 1, 2]], ("x",)))
+            return other
+
+    def factory(model: str, seed: int, dataset: str) -> Recommender:
+        return Movable(seed=seed)
+
+    source, target = _data("src", 0), _data("dst", 1)
+    refs = {
+        "popularity": {
+            "uses_target_data": True,
+            "valid": {"ndcg@10": 0.5},
+            "test": {"hr@10": 0.5, "ndcg@10": 0.5},
+        }
+    }
+    for seed, folder in ((0, "a"), (1, "b")):
+        out = tmp_path / folder
+        out.mkdir()
+        (out / "coldstart.json").write_text(
+            json.dumps(
+                {"commands": [], "datasets": {}, "transfer": {"src:dst": {"runs": [], "references": refs}}}
+            )
+        )
+        script.run_benchmark(
+            {"src": source},
+            ["popularity"],
+            [seed],
+            factory,
+            output=out,
+            command=f"python benchmarks/coldstart.py --seeds {seed} --output {out}",
+            log=lambda _: None,
+            transfer_targets={"src": source, "dst": target},
+        )
+    assert moved_to == [NUM_ITEMS, NUM_ITEMS]  # moved once per seed, to the other dataset only
+    merged = script.merge_outputs([tmp_path / "a", tmp_path / "b"], tmp_path / "main")
+    assert [r["seed"] for r in merged["datasets"]["src"]["models"]["popularity"]["runs"]] == [0, 1]
+    runs = merged["transfer"]["src:dst"]["generative"]["popularity"]["runs"]
+    assert [r["seed"] for r in runs] == [0, 1]
+    assert all(0 <= r["test"]["ndcg@10"] <= 1 for r in runs)
+    assert merged["commands"] == [f"python benchmarks/coldstart.py --seeds {s}" for s in (0, 1)]
+    assert len(list((tmp_path / "main" / "coldstart" / "transfer").glob("*.parquet"))) == 2
+    md = (tmp_path / "main" / "coldstart.md").read_text()
+    assert "| src → dst | popularity (transferred) | no | 2 |" in md

@@ -14,7 +14,7 @@ directory). `catalogue_updates` grows and hides items of a fitted one.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -79,6 +79,7 @@ class GenerativeRecommender:
         self.train_result: TrainResult | None = None
         self._explainer: Explainer | None = None
         self._grounder: Any = None
+        self._among: tuple[frozenset[int], PrefixTrie] | None = None  # recommend_among's trie, cached
         self._embed = embed
 
     # ------------------------------------------------------------------ item index and fitting
@@ -170,6 +171,34 @@ class GenerativeRecommender:
         self.model.eval()
         try:
             return rank(self, hist, banned, k)
+        finally:
+            self.model.train(was_training)
+
+    def recommend_among(
+        self, histories: Sequence[Sequence[int]], k: int, items: Collection[int], exclude_history: bool = True
+    ) -> Recommendations:
+        """Top-k per history among ``items`` only (those still servable), by beam search on a trie of just
+        those items: the model's best new items are found even when its full top-K holds none of them.
+
+        Scores are log-probabilities renormalised within the smaller trie, so they rank ``items`` among
+        themselves and are not comparable with `recommend`'s. Beam-search grounding only.
+        """
+        trie = self._require_fit()
+        if self.config.decoding.grounding == "embedding":
+            raise GenrecError(
+                "recommend_among needs the trie-constrained beam search (decoding.grounding 'trie')"
+            )
+        key = frozenset(int(i) for i in items if int(i) in trie)
+        if self._among is None or self._among[0] != key:
+            sub = PrefixTrie(trie.vocab_size)
+            for item in sorted(key):
+                sub.insert(item, self.item_ids[item])
+            self._among = (key, sub)
+        hist, banned = banned_items(histories, [()] * len(histories), exclude_history, self.num_items)
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            return beam_search_ranking(self, hist, banned, k, trie=self._among[1])
         finally:
             self.model.train(was_training)
 

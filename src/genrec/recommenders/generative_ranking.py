@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from genrec.decoding import SearchConfig, grounded_beam_search
+from genrec.decoding import PrefixTrie, SearchConfig, grounded_beam_search
 from genrec.recommenders.base import Recommendations
 
 if TYPE_CHECKING:
@@ -55,11 +55,17 @@ def _empty(rows: int, k: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def beam_search_ranking(
-    rec: GenerativeRecommender, hist: list[list[int]], banned: list[list[int]], k: int
+    rec: GenerativeRecommender,
+    hist: list[list[int]],
+    banned: list[list[int]],
+    k: int,
+    trie: PrefixTrie | None = None,
 ) -> Recommendations:
-    """Trie-constrained beam search, one search per effective-k group (see the module docstring)."""
+    """Trie-constrained beam search, one search per effective-k group (see the module docstring).
+
+    ``trie``: search this trie instead of the recommender's (a subset of its items, `recommend_among`)."""
     items, scores = _empty(len(hist), k)  # (rows, k) each; -1 / -inf where fewer than k items exist
-    trie, dec = rec.trie, rec.config.decoding
+    trie, dec = trie or rec.trie, rec.config.decoding
     assert trie is not None
     pad = int(rec.lm_tokenizer.pad_token_id)
     # the trie holds the servable items: items hidden from it (catalogue updates) are not in it
