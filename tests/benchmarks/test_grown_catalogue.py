@@ -17,7 +17,7 @@ from benchmark_scripts import load_script
 
 from genrec.data.catalogue import Catalogue
 from genrec.data.split import EvalSet, TrainData
-from genrec.training.config import config_from_dict
+from genrec.training.config import RunConfig, config_from_dict
 
 N_ITEMS = 30
 UNSEEN = (3, 17, 29)  # no training interaction: the fit must not see them
@@ -40,6 +40,25 @@ def catalogue(prefix: str, n: int) -> Catalogue:
     )
 
 
+def tiny_config(max_steps: int, num_beams: int = 8) -> RunConfig:
+    """A one-layer, 16-wide compact model over 2-level residual k-means IDs, trained ``max_steps`` steps."""
+    return config_from_dict(
+        {
+            "prompt": "compact",
+            "identifiers": {"kind": "residual_kmeans", "options": {"levels": 2, "codebook_size": 4}},
+            "backbone": {"num_layers": 1, "hidden_size": 16, "num_heads": 2, "intermediate_size": 32},
+            "training": {
+                "max_steps": max_steps,
+                "batch_size": 16,
+                "eval_every": 0,
+                "progress": False,
+                "num_threads": 1,
+            },
+            "decoding": {"num_beams": num_beams, "batch_size": 16},
+        }
+    )
+
+
 @pytest.fixture(scope="module")
 def script() -> ModuleType:
     return load_script("grown_catalogue")
@@ -54,21 +73,7 @@ def fitted(script: ModuleType):  # type: ignore[no-untyped-def]
     valid = EvalSet(
         ("u0", "u1", "u2"), [sequences[0], sequences[1], sequences[2]], np.array([UNSEEN[0], 5, 6])
     )
-    config = config_from_dict(
-        {
-            "prompt": "compact",
-            "identifiers": {"kind": "residual_kmeans", "options": {"levels": 2, "codebook_size": 4}},
-            "backbone": {"num_layers": 1, "hidden_size": 16, "num_heads": 2, "intermediate_size": 32},
-            "training": {
-                "max_steps": 2,
-                "batch_size": 16,
-                "eval_every": 0,
-                "progress": False,
-                "num_threads": 1,
-            },
-            "decoding": {"num_beams": 8, "batch_size": 16},
-        }
-    )
+    config = tiny_config(max_steps=2, num_beams=8)
     rec = script.GrownCatalogueRecommender(config, embed=hash_embed)
     rec.fit(train, valid)
     return rec, train
@@ -102,21 +107,7 @@ def test_transfer_ranks_only_the_target_catalogue(script: ModuleType) -> None:
     known = list(range(12))
     sequences = [[known[(u + j) % 12] for j in range(5)] for u in range(20)]
     train = TrainData(catalogue("s", 12), sequences, tuple(f"u{u}" for u in range(20)))
-    config = config_from_dict(
-        {
-            "prompt": "compact",
-            "identifiers": {"kind": "residual_kmeans", "options": {"levels": 2, "codebook_size": 4}},
-            "backbone": {"num_layers": 1, "hidden_size": 16, "num_heads": 2, "intermediate_size": 32},
-            "training": {
-                "max_steps": 1,
-                "batch_size": 16,
-                "eval_every": 0,
-                "progress": False,
-                "num_threads": 1,
-            },
-            "decoding": {"num_beams": 8, "batch_size": 16},
-        }
-    )
+    config = tiny_config(max_steps=1, num_beams=8)
     rec = script.GrownCatalogueRecommender(config, embed=hash_embed)
     rec.fit(train)
     moved = rec.transfer_to(catalogue("t", 9))
@@ -147,21 +138,7 @@ def test_generative_rows_of_the_cold_start_benchmark(script: ModuleType, tmp_pat
         tuple(f"u{u}" for u in range(60)),
         tuple(tuple(int(x) for x in rng.choice(N_ITEMS, size=6, replace=False)) for _ in range(60)),
     )
-    config = config_from_dict(
-        {
-            "prompt": "compact",
-            "identifiers": {"kind": "residual_kmeans", "options": {"levels": 2, "codebook_size": 4}},
-            "backbone": {"num_layers": 1, "hidden_size": 16, "num_heads": 2, "intermediate_size": 32},
-            "training": {
-                "max_steps": 2,
-                "batch_size": 16,
-                "eval_every": 0,
-                "progress": False,
-                "num_threads": 1,
-            },
-            "decoding": {"num_beams": 10, "batch_size": 16},
-        }
-    )
+    config = tiny_config(max_steps=2, num_beams=10)
 
     def factory(model: str, seed: int, dataset: str):  # type: ignore[no-untyped-def]
         return script.GrownCatalogueRecommender(config, embed=hash_embed)
