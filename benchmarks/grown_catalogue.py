@@ -126,8 +126,7 @@ class GrownCatalogueRecommender:
     ) -> Recommendations:
         """Top-k dataset item indices per history (padding -1 kept)."""
         recs = self.inner.recommend([self._in(h) for h in histories], k, exclude_history)
-        items = np.where(recs.items >= 0, self.to_outer[np.maximum(recs.items, 0)], -1)
-        return Recommendations(items, recs.scores)
+        return self._out(recs)
 
     @property
     def num_items(self) -> int:
@@ -139,8 +138,13 @@ class GrownCatalogueRecommender:
         """Top-k dataset item indices among ``items`` only (`GenerativeRecommender.recommend_among`)."""
         among = [int(self.to_inner[i]) for i in items]
         recs = self.inner.recommend_among([self._in(h) for h in histories], k, among, exclude_history)
-        items_out = np.where(recs.items >= 0, self.to_outer[np.maximum(recs.items, 0)], -1)
-        return Recommendations(items_out, recs.scores)
+        return self._out(recs)
+
+    def _out(self, recs: Recommendations) -> Recommendations:
+        """Inner recommendations in dataset indices (padding -1 kept)."""
+        return Recommendations(
+            np.where(recs.items >= 0, self.to_outer[np.maximum(recs.items, 0)], -1), recs.scores
+        )
 
     def transfer_to(self, target: Catalogue) -> TransferredRecommender:
         """This fitted model ranking ``target``'s items (added by catalogue update, source items hidden).

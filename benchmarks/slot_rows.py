@@ -23,7 +23,7 @@ import numpy as np
 from genrec.data.new_items import KNOWN_TARGET, NEW_TARGET, NewItemSplit
 from genrec.evaluation.groups import ALL_USERS, GroupEvaluation, evaluate_groups
 from genrec.recommenders.base import Recommendations
-from genrec.recommenders.new_item_slots import NewItemSlots, with_new_slots
+from genrec.recommenders.new_item_slots import NewItemSlots, reserved_places, with_new_slots
 
 GROUPS = (ALL_USERS, NEW_TARGET, KNOWN_TARGET)
 METRICS = ("hr@10", "ndcg@10", "new_item_share@10", "users")
@@ -58,13 +58,13 @@ def slot_run(
     Returns the run and its test evaluation (for the per-user file)."""
     split = result.split
     valid, groups = split.valid_set(), result.valid_groups()
-    slots = NewItemSlots(model, result.new_items, 1.0)
-    m_max = max(NewItemSlots(model, result.new_items, e).slots(K) for e in EPSILONS)
+    slots = NewItemSlots(model, result.new_items, 1.0)  # its best_new and is_new serve every epsilon
+    m_max = max(reserved_places(e, K) for e in EPSILONS)
     base = model.recommend(valid.histories, K)
     best_new = slots.best_new(valid.histories, m_max)
     sweep: dict[str, dict[str, dict[str, float]]] = {}
     for epsilon in EPSILONS:
-        m = NewItemSlots(model, result.new_items, epsilon).slots(K)
+        m = reserved_places(epsilon, K)
         items, scores = with_new_slots(base.items, base.scores, best_new, slots.is_new, m)
         evaluation = evaluate_groups(
             FixedLists(valid.histories, items, scores),

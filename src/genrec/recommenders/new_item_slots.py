@@ -29,6 +29,11 @@ from genrec.data.split import EvalSet, TrainData
 from genrec.recommenders.base import Recommendations, Recommender
 
 
+def reserved_places(epsilon: float, k: int) -> int:
+    """``floor(epsilon * k)``: how many places of a top-``k`` list are kept for new items."""
+    return math.floor(epsilon * k + 1e-9)
+
+
 def with_new_slots(
     items: np.ndarray, scores: np.ndarray, best_new: np.ndarray, is_new: np.ndarray, m: int
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -91,7 +96,7 @@ class NewItemSlots:
 
     def slots(self, k: int) -> int:
         """How many places of a top-``k`` list are kept for new items."""
-        return math.floor(self.epsilon * k + 1e-9)
+        return reserved_places(self.epsilon, k)
 
     def fit(self, train: TrainData, valid: EvalSet | None = None) -> None:
         self.inner.fit(train, valid)
