@@ -13,12 +13,20 @@ SFT model, is tested once on the held-out test users: HR@10, NDCG@10 and the bey
 ``results/alignment/per_user/<recipe>-<row>-seed<S>.parquet`` for ``genrec compare``. Rows store mean and
 sample std (ddof=1) over seeds; the JSON also holds every candidate's validation figure and training time,
 the command, the commit and the machine. Results: ``benchmarks/results/alignment.{json,md}`` (one entry
-per recipe and candidate set; other entries are kept).
+per recipe and candidate set; other entries are kept). Each objective's row is set beside SFT by the paired
+comparison of per-user test NDCG@10, pooled over seeds (`genrec.evaluation.compare.compare_runs`).
+
+Seeds may run as separate processes (one per core): each merges its seed into the entry on disk under a
+lock, and the entry's command lists every seed it holds.
+
+``--screen`` runs the same SFT and candidates but never touches test users: validation figures only, in
+``alignment_screens.{json,md}``. Use it to narrow the candidate set before the command of record.
 """
 
 from __future__ import annotations
 
 import argparse
+import fcntl
 import hashlib
 import json
 import os
@@ -26,17 +34,23 @@ import platform
 import shlex
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from genrec.config import apply_overrides
+from genrec.data.registry import default_data_dir
+from genrec.data.split import TrainData
 from genrec.evaluation.beyond_accuracy import item_counts
+from genrec.evaluation.compare import compare_runs
 from genrec.evaluation.evaluator import evaluate
 from genrec.io.files import read_json, write_json_atomic, write_text_atomic
+from genrec.recommenders.generative import GenerativeRecommender
 from genrec.recommenders.generative_preference import PREFERENCE_FILE, align_run
-from genrec.recommenders.run_dir import load_run
+from genrec.recommenders.run_dir import load_run, save_run
 from genrec.training.config import load_config
 from genrec.training.preference_data import PreferenceConfig
 from genrec.workflows.train import train_and_evaluate
@@ -47,6 +61,11 @@ RESULTS = Path(__file__).parent / "results"
 OBJECTIVES = ("dpo", "sdpo", "grpo")
 TEST_KEYS = ("hr@10", "ndcg@10", "coverage@10", "gini@10", "popularity_percentile@10")
 ROW_KEYS = ("valid_ndcg@10", *TEST_KEYS, "train_s")
+#: Settings one family of objectives ignores (left out of a candidate's label).
+PAIR_ONLY = ("beta", "negatives", "negative_source", "sft_weight")
+GRPO_ONLY = ("group_size", "clip_epsilon", "kl_coef", "rank_weight", "grpo_iterations")
+#: ``--start``: align the usual SFT model, or one fitted without each user's last training item.
+HELD_OUT = "held-out-last"
 DEFAULT_CANDIDATES = ("dpo:negatives=1", "sdpo:negatives=3,negative_source=model", "grpo:group_size=8")
 
 
@@ -59,10 +78,34 @@ def parse_candidate(text: str, common: list[str]) -> PreferenceConfig:
     return PreferenceConfig(**apply_overrides({}, [*common, f"objective={objective}", *values]))
 
 
+def sft_stem(recipe: str, overrides: list[str]) -> str:
+    """Work sub-directory name of a recipe's SFT runs: shared by every candidate set (and by screens), so a
+    new candidate never retrains SFT, and a candidate finished earlier is reused (its key names its config)."""
+    digest = hashlib.sha256(json.dumps([recipe, overrides]).encode()).hexdigest()[:8]
+    return f"{Path(recipe).stem}-{digest}"
+
+
 def candidate_key(config: PreferenceConfig) -> str:
     """A short stable name of one candidate's config (its work sub-directory)."""
-    digest = hashlib.sha256(json.dumps(config.to_dict(), sort_keys=True).encode()).hexdigest()[:10]
-    return f"{config.objective}-{digest}"
+    return candidate_key_of(config.to_dict())
+
+
+def candidate_key_of(config: dict[str, Any]) -> str:
+    """`candidate_key` of a stored config dictionary."""
+    digest = hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:10]
+    return f"{config['objective']}-{digest}"
+
+
+def candidate_labels(configs: list[dict[str, Any]]) -> dict[str, str]:
+    """Per candidate key: ``objective`` plus the settings in which it differs from the other candidates."""
+    varying = (
+        sorted(k for k in configs[0] if len({json.dumps(c.get(k)) for c in configs}) > 1) if configs else []
+    )
+    labels = {}
+    for config in configs:
+        own = [f"{k}={config[k]}" for k in varying if k != "objective"]
+        labels[candidate_key_of(config)] = config["objective"] + (f" ({', '.join(own)})" if own else "")
+    return labels
 
 
 def kept_validation(summary: dict[str, Any]) -> float:
@@ -91,7 +134,7 @@ def run_seed(
 ) -> dict[str, Any]:
     """SFT and every candidate for one seed; the chosen model of each objective tested."""
     overrides = [*args.overrides, f"training.num_threads={args.threads}", f"seed={seed}"]
-    work = args.work_dir / f"{stem}-seed{seed}"
+    work = args.work_dir / f"{sft_stem(args.recipe, args.overrides)}-seed{seed}"
     start = time.perf_counter()
     sft, split, metrics = train_and_evaluate(
         load_config(args.recipe, overrides), work / "sft", args.data_dir, False
@@ -100,13 +143,20 @@ def run_seed(
     train, valid = split.train_data(), split.valid_set()
     counts = item_counts(train.sequences, train.num_items)
     per_user = args.results_dir / "alignment" / "per_user"
+    test = not args.screen
+    start_dir, prefix = work / "sft" / "model", ""
+    if args.start == HELD_OUT:
+        start_dir, held_out_s = fit_held_out(
+            load_config(args.recipe, overrides), work / HELD_OUT, split, args
+        )
+        prefix = f"{HELD_OUT}-"
     candidates: list[dict[str, Any]] = []
     for config in configs:
-        out = work / candidate_key(config)
+        out = work / f"{prefix}{candidate_key(config)}"
         if (out / PREFERENCE_FILE).is_file():  # finished earlier: its record is reused, not retrained
             summary = read_json(out / PREFERENCE_FILE)
         else:
-            summary = align_run(work / "sft" / "model", out, config, train, valid)
+            summary = align_run(start_dir, out, config, train, valid)
         candidates.append(
             {
                 "objective": config.objective,
@@ -119,28 +169,124 @@ def run_seed(
                 "valid_beyond_accuracy": summary.get("beyond_accuracy"),
             }
         )
-    sft_valid = float(candidates[0]["validation"][0]["ndcg@10"]) if candidates else float("nan")
-    rows: dict[str, dict[str, Any]] = {
-        "sft": {
-            "valid_ndcg@10": sft_valid,
-            "train_s": sft_s,
-            **held_out_figures(sft, split, counts, per_user / f"{stem}-sft-seed{seed}.parquet"),
-        }
-    }
+    start_valid = float(candidates[0]["validation"][0]["ndcg@10"]) if candidates else float("nan")
+    rows: dict[str, dict[str, Any]] = {"sft": {"valid_ndcg@10": start_valid, "train_s": sft_s}}
+    if args.start == HELD_OUT:  # the control is the usual SFT model; the start row is the one aligned
+        rows["sft"]["valid_ndcg@10"] = validation_ndcg(sft, valid, candidates[0]["config"])
+        rows[HELD_OUT] = {"valid_ndcg@10": start_valid, "train_s": held_out_s}
+    if test:
+        rows["sft"].update(held_out_figures(sft, split, counts, per_user / per_user_name(stem, "sft", seed)))
+        if args.start == HELD_OUT:
+            rec, _, _ = load_run(start_dir)
+            path = per_user / per_user_name(stem, HELD_OUT, seed)
+            rows[HELD_OUT].update(held_out_figures(rec, split, counts, path))
     for objective in OBJECTIVES:
         mine = [c for c in candidates if c["objective"] == objective]
         if not mine:
             continue
         chosen = choose(mine)
-        rec, _, _ = load_run(Path(chosen["dir"]))
         rows[f"+{objective}"] = {
             "valid_ndcg@10": chosen["valid_ndcg@10"],
             "train_s": chosen["train_s"],
             "chosen": chosen["config"],
             "best_epoch": chosen["best_epoch"],
-            **held_out_figures(rec, split, counts, per_user / f"{stem}-{objective}-seed{seed}.parquet"),
         }
+        if test:
+            rec, _, _ = load_run(Path(chosen["dir"]))
+            path = per_user / per_user_name(stem, objective, seed)
+            rows[f"+{objective}"].update(held_out_figures(rec, split, counts, path))
     return {"seed": seed, "rows": rows, "candidates": candidates}
+
+
+def held_out_sequences(sequences: list[list[int]]) -> list[list[int]]:
+    """Each training sequence without its last item (kept whole below 2 items, where it is no SFT target)."""
+    return [list(seq[:-1]) if len(seq) >= 2 else list(seq) for seq in sequences]
+
+
+def fit_held_out(config: Any, out: Path, split: Any, args: argparse.Namespace) -> tuple[Path, float]:
+    """The recipe's SFT model fitted without each user's last training item (``--start held-out-last``):
+    the targets `targets=last` preference training then learns from are ones this model never fitted, as
+    validation and test targets are. Early stopping on the same validation users. Its run directory and
+    training time; a finished one is reused."""
+    model_dir = out / "model"
+    if (model_dir / "run.json").is_file():
+        return model_dir, float(read_json(out / "metrics.json")["training_s"])
+    start = time.perf_counter()
+    full = split.train_data()
+    held = TrainData(full.catalogue, held_out_sequences(full.sequences), full.users)
+    rec = GenerativeRecommender(config, data_dir=args.data_dir or default_data_dir(), output_dir=out)
+    rec.fit(held, split.valid_set())
+    elapsed = time.perf_counter() - start
+    save_run(rec, full.catalogue, model_dir, dataset=config.data.dataset, data_dir=args.data_dir, train=held)
+    write_json_atomic(out / "metrics.json", {"training_s": elapsed, **rec.metrics})
+    return model_dir, elapsed
+
+
+def validation_ndcg(rec: Any, valid: Any, preference_config: dict[str, Any]) -> float:
+    """NDCG@10 of ``rec`` on the validation users every align run scores (same sample, same seed)."""
+    config = PreferenceConfig(**preference_config)
+    subset = valid.sample(config.eval_users, config.seed)
+    return float(rec._validator(subset)(rec.model)["ndcg@10"])
+
+
+def per_user_name(stem: str, row: str, seed: int) -> str:
+    """File name of one row's per-user test values for one seed (``row``: ``sft`` or an objective)."""
+    return f"{stem}-{row.lstrip('+')}-seed{seed}.parquet"
+
+
+def versus(entry: dict[str, Any], per_user: Path, baseline: str = "sft") -> dict[str, dict[str, float]]:
+    """Per other row: the paired comparison of test NDCG@10 against the ``baseline`` row, per-user values
+    pooled over the entry's seeds (the same seeds on both sides); rows without per-user files are left out."""
+    seeds = sorted(int(s["seed"]) for s in entry["seeds"])
+    out: dict[str, dict[str, float]] = {}
+    for row in entry["rows"]:
+        if row == baseline:
+            continue
+        sft = [per_user / per_user_name(entry["stem"], baseline, s) for s in seeds]
+        aligned = [per_user / per_user_name(entry["stem"], row, s) for s in seeds]
+        if all(p.is_file() for p in [*sft, *aligned]):
+            result = compare_runs(sft, aligned, "ndcg@10")
+            out[row] = {
+                k: float(getattr(result, k))
+                for k in ("mean_a", "mean_b", "mean_difference", "ci_low", "ci_high", "seeds")
+            }
+    return out
+
+
+def verdict(comparison: dict[str, float]) -> str:
+    """``beats`` / ``loses to`` only where the 95% CI excludes zero, else ``level with``; with the change."""
+    low, high = comparison["ci_low"], comparison["ci_high"]
+    word = "beats" if low > 0 else "loses to" if high < 0 else "level with"
+    change = comparison["mean_difference"] / comparison["mean_a"] if comparison["mean_a"] else 0.0
+    return f"{word} ({change:+.1%}; [{low:+.4f}, {high:+.4f}])"
+
+
+def command_for(argv: list[str], seeds: list[int]) -> str:
+    """The one command that reproduces an entry: ``argv`` with its ``--seeds`` replaced by every seed held."""
+    kept: list[str] = []
+    skipping = False
+    for arg in argv:
+        if arg == "--seeds" or arg.startswith("--seeds="):
+            skipping = arg == "--seeds"
+            continue
+        if skipping and arg.lstrip("-").isdigit():
+            continue
+        skipping = False
+        kept.append(arg)
+    return shlex.join(["python", "benchmarks/alignment.py", *kept, "--seeds", *map(str, sorted(seeds))])
+
+
+@contextmanager
+def locked(json_path: Path) -> Iterator[dict[str, Any]]:
+    """The results file, read under an exclusive lock and written back atomically with its Markdown, so
+    processes running other seeds of the same entry never overwrite each other."""
+    json_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(json_path.with_suffix(".lock"), "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        payload = read_json(json_path) if json_path.is_file() else {"entries": {}}
+        yield payload
+        write_json_atomic(json_path, payload)
+        write_text_atomic(json_path.with_suffix(".md"), markdown(payload, json_path.stem.endswith("screens")))
 
 
 def summarise(seeds: list[dict[str, Any]]) -> dict[str, dict[str, float | None]]:
@@ -150,7 +296,7 @@ def summarise(seeds: list[dict[str, Any]]) -> dict[str, dict[str, float | None]]
     for name in names:
         row: dict[str, float | None] = {"seeds": float(len(seeds))}
         for key in ROW_KEYS:
-            values = [s["rows"][name][key] for s in seeds if name in s["rows"]]
+            values = [s["rows"][name][key] for s in seeds if key in s["rows"].get(name, {})]
             if values:
                 row[key], row[f"{key}_std"] = mean_and_std(values)
         out[name] = row
@@ -165,22 +311,57 @@ def _cell(row: dict[str, float | None], key: str) -> str:
     return f"{mean:.{digits}f}" + ("" if std is None else f" ± {std:.{digits}f}")
 
 
-def markdown(payload: dict[str, Any]) -> str:
-    """The results as Markdown: one table per entry; test columns are for the validation-chosen setting."""
-    lines = ["# Preference alignment: SFT, +DPO, +S-DPO, +RL (GRPO)", ""]
+def markdown(payload: dict[str, Any], screens: bool = False) -> str:
+    """The results as Markdown: one table per entry, then every candidate's validation curve. Test columns
+    hold the validation-chosen setting's figures; screens have none."""
+    lines = ["# Preference alignment: SFT, +DPO, +S-DPO, +RL (GRPO)" + (": screens" if screens else ""), ""]
     lines.append(
-        "Each objective's setting was chosen on validation NDCG@10; test figures are of that setting only."
+        "Screens: validation users only; no test figure was computed."
+        if screens
+        else "Each objective's setting was chosen on validation NDCG@10; test figures are of that setting only."
     )
+    keys = ["valid_ndcg@10", "train_s"] if screens else [
+        "valid_ndcg@10", "ndcg@10", "hr@10", "coverage@10", "gini@10", "popularity_percentile@10", "train_s"
+    ]  # fmt: skip
+    heads = ["valid NDCG@10", "train s"] if screens else [
+        "valid NDCG@10", "test NDCG@10", "test HR@10", "coverage@10", "Gini@10", "pop. pct@10", "train s",
+        "test NDCG@10 vs sft",
+    ]  # fmt: skip
     for name, entry in sorted(payload["entries"].items()):
         lines += ["", f"## {name}", "", f"`{entry['command']}` (commit {entry['commit']})", ""]
-        lines.append(
-            "| row | seeds | valid NDCG@10 | test NDCG@10 | test HR@10 | coverage@10 | Gini@10 | pop. pct@10 | train s |"
-        )
-        lines.append("|---|---|---|---|---|---|---|---|---|")
+        if entry.get("start") == HELD_OUT:
+            lines += [
+                f"Aligned model: `{HELD_OUT}`, the recipe fitted without each user's last training item; "
+                "its preference targets are those items. `sft` is the usual SFT model, the control.",
+                "",
+            ]
+        own = [*heads, f"test NDCG@10 vs {HELD_OUT}"] if "versus_start" in entry else heads
+        lines += ["| row | seeds | " + " | ".join(own) + " |", "|---" * (len(own) + 2) + "|"]
         for row_name, row in entry["rows"].items():
-            cells = [_cell(row, k) for k in ("valid_ndcg@10", "ndcg@10", "hr@10", "coverage@10", "gini@10",
-                                             "popularity_percentile@10", "train_s")]  # fmt: skip
+            cells = [_cell(row, k) for k in keys]
+            if not screens:
+                paired = entry.get("versus_sft", {}).get(row_name)
+                cells.append(verdict(paired) if paired else "–")
+                if "versus_start" in entry:
+                    paired = entry["versus_start"].get(row_name)
+                    cells.append(verdict(paired) if paired else "–")
             lines.append(f"| {row_name} | {int(row['seeds'] or 0)} | " + " | ".join(cells) + " |")
+        lines += [
+            "",
+            "Every candidate, per seed: validation NDCG@10 after each epoch (epoch 0 = the SFT weights), the "
+            "epoch handed back, training time:",
+            "",
+        ]
+        for key, label in candidate_labels(entry["candidates"]).items():
+            found = [
+                (int(seed["seed"]), c) for seed in entry["seeds"] for c in seed["candidates"]
+                if candidate_key_of(c["config"]) == key
+            ]  # fmt: skip
+            for seed, c in sorted(found, key=lambda sc: sc[0]):
+                curve = " → ".join(f"{r['ndcg@10']:.4f}" for r in c["validation"])
+                lines.append(
+                    f"- {label}, seed {seed}: {curve}; kept epoch {c['best_epoch']}; {c['train_s']:.0f} s"
+                )
     return "\n".join(lines) + "\n"
 
 
@@ -197,6 +378,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--work-dir", type=Path, default=Path("runs/benchmarks/alignment"))
     parser.add_argument("--results-dir", type=Path, default=RESULTS)
+    parser.add_argument(
+        "--start",
+        choices=["sft", HELD_OUT],
+        default="sft",
+        help="the model aligned: the SFT model, or one fitted without each user's last training item "
+        "(the preference targets are then unseen by it; the usual SFT model stays the control row)",
+    )
+    parser.add_argument(
+        "--screen", action="store_true", help="validation only, into alignment_screens.{json,md}"
+    )
     return parser
 
 
@@ -205,29 +396,44 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     torch.set_num_threads(args.threads)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     configs = [parse_candidate(c, args.common) for c in (args.candidate or DEFAULT_CANDIDATES)]
-    identity = json.dumps([args.recipe, args.overrides, [c.to_dict() for c in configs]], sort_keys=True)
+    identity = json.dumps(
+        [args.recipe, args.overrides, [c.to_dict() for c in configs], args.start], sort_keys=True
+    )
     stem = f"{Path(args.recipe).stem}-{hashlib.sha256(identity.encode()).hexdigest()[:8]}"
     commit = current_commit()
     start = time.perf_counter()
-    seeds = [run_seed(args, seed, configs, stem) for seed in args.seeds]
-    entry = {
-        "recipe": args.recipe,
-        "overrides": args.overrides,
-        "candidates": [c.to_dict() for c in configs],
-        "command": shlex.join(
-            ["python", "benchmarks/alignment.py", *(sys.argv[1:] if argv is None else argv)]
-        ),
-        "commit": commit,
-        "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "torch_threads": args.threads},
-        "wall_time_s": time.perf_counter() - start,
-        "rows": summarise(seeds),
-        "seeds": seeds,
-    }
-    json_path = args.results_dir / "alignment.json"
-    payload = read_json(json_path) if json_path.is_file() else {"entries": {}}
-    payload["entries"][stem] = entry
-    write_json_atomic(json_path, payload)
-    write_text_atomic(args.results_dir / "alignment.md", markdown(payload))
+    fresh = [{**run_seed(args, seed, configs, stem), "commit": commit} for seed in args.seeds]
+    name = "alignment_screens.json" if args.screen else "alignment.json"
+    with locked(args.results_dir / name) as payload:
+        earlier = payload["entries"].get(stem, {})
+        mine = {int(s["seed"]) for s in fresh}
+        seeds = sorted(
+            [s for s in earlier.get("seeds", []) if int(s["seed"]) not in mine] + fresh,
+            key=lambda s: int(s["seed"]),
+        )
+        entry = {
+            "stem": stem,
+            "recipe": args.recipe,
+            "overrides": args.overrides,
+            "start": args.start,
+            "candidates": [c.to_dict() for c in configs],
+            "command": command_for(sys.argv[1:] if argv is None else argv, [int(s["seed"]) for s in seeds]),
+            "commit": ", ".join(sorted({str(s.get("commit", earlier.get("commit"))) for s in seeds})),
+            "machine": {
+                "platform": platform.platform(),
+                "cpus": os.cpu_count(),
+                "torch_threads": args.threads,
+            },
+            "wall_time_s": float(earlier.get("wall_time_s", 0.0)) + time.perf_counter() - start,
+            "rows": summarise(seeds),
+            "seeds": seeds,
+        }
+        if not args.screen:
+            per_user = args.results_dir / "alignment" / "per_user"
+            entry["versus_sft"] = versus(entry, per_user, "sft")
+            if args.start == HELD_OUT:
+                entry["versus_start"] = versus(entry, per_user, HELD_OUT)
+        payload["entries"][stem] = entry
     print(json.dumps(entry["rows"], indent=1))
     return entry
 

@@ -136,17 +136,28 @@ def choose_blend(
 COMPARISONS = (("sasrec-ce", ALL_USERS), ("sasrec-text-sum", ALL_USERS), ("content", NEW_TARGET))
 
 
-def paired_tests(per_user: Path, dataset: str, seeds: Sequence[int]) -> dict[str, Any]:
-    """Test NDCG@10 of the blend against each reference of `COMPARISONS`, paired by user, pooled over seeds.
+#: References of a generative row with every seed measured: the ID baseline and genrec's best new-item row.
+GENERATIVE_COMPARISONS = (("sasrec-ce", ALL_USERS), (BLEND, ALL_USERS))
+
+
+def paired_tests(
+    per_user: Path,
+    dataset: str,
+    seeds: Sequence[int],
+    row: str = BLEND,
+    comparisons: Sequence[tuple[str, str]] = COMPARISONS,
+) -> dict[str, Any]:
+    """Test NDCG@10 of ``row`` (the blend by default) against each reference of ``comparisons``, paired by
+    user, pooled over seeds.
 
     Reads ``<per_user>/<dataset>-<row>-seed<S>-test.parquet``; a reference without files for every seed is
     skipped. Returns ``{"<reference> / <group>": Comparison dict}``.
     """
     out: dict[str, Any] = {}
-    for reference, group in COMPARISONS:
+    for reference, group in comparisons:
         frames = []
         for seed in seeds:
-            paths = [per_user / f"{dataset}-{row}-seed{seed}-test.parquet" for row in (reference, BLEND)]
+            paths = [per_user / f"{dataset}-{name}-seed{seed}-test.parquet" for name in (reference, row)]
             if not all(p.is_file() for p in paths):
                 break
             a, b = (pd.read_parquet(p) for p in paths)
@@ -165,14 +176,14 @@ def paired_tests(per_user: Path, dataset: str, seeds: Sequence[int]) -> dict[str
     return out
 
 
-def comparison_markdown(comparisons: dict[str, Any]) -> list[str]:
+def comparison_markdown(comparisons: dict[str, Any], row: str = BLEND) -> list[str]:
     """One line per comparison: the means, the difference and its 95% interval."""
     if not comparisons:
         return []
     lines = [
-        "Paired test comparisons of `cold-start-blend` (per user, pooled over seeds; bootstrap 95% interval):",
+        f"Paired test comparisons of `{row}` (per user, pooled over seeds; bootstrap 95% interval):",
         "",
-        "| reference / users | seeds | users | reference NDCG@10 | blend NDCG@10 | difference [95% CI] | verdict |",
+        f"| reference / users | seeds | users | reference NDCG@10 | {row} NDCG@10 | difference [95% CI] | verdict |",
         "|---|---|---|---|---|---|---|",
     ]
     for name, c in comparisons.items():

@@ -278,13 +278,25 @@ def slot_run_of(model: Any, split: NewItemSplit, run: Mapping[str, Any], per_use
 
 
 def refresh_comparisons(results: dict[str, Any], output: Path, dataset: str) -> bool:
-    """Recompute the blend's paired test comparisons of ``dataset`` from the stored per-user files."""
-    entry = results["datasets"].get(dataset, {}).get("models", {}).get(blend_rows.BLEND)
-    if not entry:
-        return False
-    seeds = [r["seed"] for r in entry["runs"]]
+    """Recompute the paired test comparisons of ``dataset`` from the stored per-user files: the blend's,
+    and those of every generative row measured on 3 or more seeds (`blend_rows.GENERATIVE_COMPARISONS`)."""
+    models = results["datasets"].get(dataset, {}).get("models", {})
     per_user = output / STEM / "per_user"
-    results["datasets"][dataset]["blend_comparisons"] = blend_rows.paired_tests(per_user, dataset, seeds)
+    block = results["datasets"].get(dataset, {})
+    generative = {
+        row: blend_rows.paired_tests(
+            per_user, dataset, [r["seed"] for r in entry["runs"]], row, blend_rows.GENERATIVE_COMPARISONS
+        )
+        for row, entry in models.items()
+        if row.split("[")[0] in GENERATIVE and len(entry["runs"]) >= 3
+    }
+    if any(generative.values()):
+        block["generative_comparisons"] = {row: c for row, c in generative.items() if c}
+    entry = models.get(blend_rows.BLEND)
+    if not entry:
+        return bool(generative)
+    seeds = [r["seed"] for r in entry["runs"]]
+    block["blend_comparisons"] = blend_rows.paired_tests(per_user, dataset, seeds)
     return True
 
 

@@ -66,6 +66,11 @@ def dataset_markdown(dataset: str, block: Mapping[str, Any]) -> list[str]:
         *slot_rows.slot_markdown(block["models"]),
         *blend_rows.blend_markdown(block["models"]),
         *blend_rows.comparison_markdown(block.get("blend_comparisons", {})),
+        *(
+            line
+            for row, comparisons in block.get("generative_comparisons", {}).items()
+            for line in blend_rows.comparison_markdown(comparisons, row)
+        ),
     ]
 
 

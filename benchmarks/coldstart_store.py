@@ -88,7 +88,13 @@ def merge_outputs(sources: Sequence[Path], output: Path) -> dict[str, Any]:
             mine = results["datasets"].setdefault(name, {"models": {}})
             if mine.get("group_sizes", block["group_sizes"]) != block["group_sizes"]:
                 raise SystemExit(f"{source}: {name} was measured on another split")
-            mine.update({k: v for k, v in block.items() if k not in ("models", "blend_comparisons")})
+            mine.update(
+                {
+                    k: v
+                    for k, v in block.items()
+                    if k not in ("models", "blend_comparisons", "generative_comparisons")
+                }
+            )
             for model, entry in block["models"].items():
                 merge_runs(results, name, model, entry["runs"])
         for pair, block in other.get("transfer", {}).items():

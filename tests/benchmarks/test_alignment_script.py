@@ -71,3 +71,78 @@ def test_one_command_writes_every_row_on_a_tiny_config(script: ModuleType, tmp_p
     assert "| +grpo | 1 |" in (tmp_path / "results/alignment.md").read_text()
     again = script.main(argv)  # finished candidates are reused, not retrained
     assert again["seeds"][0]["candidates"] == seed["candidates"]
+
+
+def test_seeds_from_separate_processes_merge_into_one_entry_with_a_paired_verdict(
+    script: ModuleType, tmp_path: Path
+) -> None:
+    argv = ["--recipe", "office-atomic-compact", "--work-dir", str(tmp_path / "work"),
+            "--results-dir", str(tmp_path / "results"), "--candidate", "dpo:negatives=1",
+            "--common=epochs=1", "--common=eval_users=20", "--common=batch_size=64",
+            *(f"--set={o}" for o in TINY)]  # fmt: skip
+    script.main([*argv, "--seeds", "1"])
+    entry = script.main(["--seeds", "0", *argv])
+    assert [s["seed"] for s in entry["seeds"]] == [0, 1] and entry["rows"]["sft"]["seeds"] == 2
+    assert entry["command"].endswith("--seeds 0 1") and entry["command"].count("--seeds") == 1
+    paired = entry["versus_sft"]["+dpo"]
+    assert paired["seeds"] == 2 and paired["ci_low"] <= paired["mean_difference"] <= paired["ci_high"]
+    assert paired["mean_a"] == pytest.approx(entry["rows"]["sft"]["ndcg@10"])
+    table = (tmp_path / "results/alignment.md").read_text()
+    assert script.verdict(paired) in table and "seed 1:" in table
+
+
+def test_a_screen_never_scores_test_users(script: ModuleType, tmp_path: Path) -> None:
+    argv = ["--recipe", "office-atomic-compact", "--seeds", "0", "--work-dir", str(tmp_path / "work"),
+            "--results-dir", str(tmp_path / "results"), "--candidate", "sdpo:negatives=2",
+            "--candidate", "sdpo:negatives=2,beta=0.5", "--screen",
+            "--common=epochs=1", "--common=eval_users=20", "--common=batch_size=64",
+            *(f"--set={o}" for o in TINY)]  # fmt: skip
+    entry = script.main(argv)
+    assert all("ndcg@10" not in row and "valid_ndcg@10" in row for row in entry["rows"].values())
+    assert (
+        not (tmp_path / "results/alignment").exists() and not (tmp_path / "results/alignment.json").exists()
+    )
+    table = (tmp_path / "results/alignment_screens.md").read_text()
+    assert (
+        "sdpo (beta=0.5), seed 0: " in table
+        and "sdpo (beta=1.0), seed 0: " in table
+        and "test NDCG@10" not in table
+    )
+
+
+def test_a_verdict_needs_the_interval_to_exclude_zero(script: ModuleType) -> None:
+    base = {"mean_a": 0.05, "mean_difference": 0.003}
+    assert script.verdict({**base, "ci_low": 0.001, "ci_high": 0.005}).startswith("beats (+6.0%")
+    assert script.verdict({**base, "ci_low": -0.001, "ci_high": 0.005}).startswith("level with")
+    assert script.verdict(
+        {**base, "mean_difference": -0.003, "ci_low": -0.005, "ci_high": -0.001}
+    ).startswith("loses to")
+
+
+def test_held_out_sequences_drop_each_users_last_training_item(script: ModuleType) -> None:
+    assert script.held_out_sequences([[1, 2, 3], [4, 5], [6]]) == [[1, 2], [4], [6]]
+
+
+def test_a_held_out_start_is_aligned_and_the_usual_sft_model_stays_the_control(
+    script: ModuleType, tmp_path: Path
+) -> None:
+    argv = ["--recipe", "office-atomic-compact", "--seeds", "0", "--work-dir", str(tmp_path / "work"),
+            "--results-dir", str(tmp_path / "results"), "--candidate", "dpo:negatives=1",
+            "--start", "held-out-last", "--common=epochs=1", "--common=eval_users=20",
+            "--common=batch_size=64", *(f"--set={o}" for o in TINY)]  # fmt: skip
+    entry = script.main(argv)
+    assert list(entry["rows"]) == ["sft", "held-out-last", "+dpo"] and entry["start"] == "held-out-last"
+    work = next((tmp_path / "work").iterdir())
+    held = read_json(work / "held-out-last/model/run.json")
+    assert held and (work / "sft/model/run.json").is_file()  # two different SFT models
+    candidate = entry["seeds"][0]["candidates"][0]
+    assert read_json(Path(candidate["dir"]) / "preference.json")["started_from"].endswith(
+        "held-out-last/model"
+    )
+    assert set(entry["versus_sft"]) == {"held-out-last", "+dpo"} and set(entry["versus_start"]) == {
+        "sft",
+        "+dpo",
+    }
+    assert "vs held-out-last" in (tmp_path / "results/alignment.md").read_text()
+    again = script.main(argv)  # the held-out model and the candidate are reused
+    assert again["rows"]["held-out-last"]["train_s"] == entry["rows"]["held-out-last"]["train_s"]

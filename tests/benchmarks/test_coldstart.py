@@ -267,3 +267,27 @@ def test_transfer_rows_and_merging_two_outputs(script: ModuleType, tmp_path: Pat
     assert len(list((tmp_path / "main" / "coldstart" / "transfer").glob("*.parquet"))) == 2
     md = (tmp_path / "main" / "coldstart.md").read_text()
     assert "| src → dst | popularity (transferred) | no | 2 |" in md
+
+
+def test_a_generative_row_on_three_seeds_gets_paired_comparisons(script: ModuleType, tmp_path: Path) -> None:
+    per_user = tmp_path / "coldstart" / "per_user"
+    per_user.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    users = np.arange(200)
+    for seed in range(3):
+        base = rng.uniform(0.0, 0.5, len(users))
+        rows = {"sasrec-ce": base, "cold-start-blend": base + 0.01, "gen-atomic-smollm2": base + 0.05}
+        for row, ndcg in rows.items():
+            frame = pd.DataFrame({"user": users, "group": "known-target", "ndcg@10": ndcg})
+            frame.to_parquet(per_user / f"office-{row}-seed{seed}-test.parquet")
+    runs = [{"seed": s} for s in range(3)]
+    models = {"sasrec-ce": {"runs": runs}, "gen-atomic-smollm2": {"runs": runs},
+              "gen-semantic-compact": {"runs": runs[:1]}}  # fmt: skip
+    results = {"datasets": {"office": {"models": models}}}
+    assert script.refresh_comparisons(results, tmp_path, "office")
+    compared = results["datasets"]["office"]["generative_comparisons"]
+    assert list(compared) == ["gen-atomic-smollm2"]  # one seed supports no comparison
+    versus_ce = compared["gen-atomic-smollm2"]["sasrec-ce / all"]
+    assert versus_ce["seeds"] == 3 and versus_ce["mean_difference"] == pytest.approx(0.05)
+    assert versus_ce["ci_low"] > 0
+    assert "cold-start-blend / all" in compared["gen-atomic-smollm2"]

@@ -142,3 +142,14 @@ def test_gradients_reach_the_policy_only(tiny_dir: Path) -> None:
     for name, value in reference.state_dict().items():
         torch.testing.assert_close(value, before[name])
     assert not reference.training
+
+
+@pytest.mark.parametrize("objective", ["dpo", "sdpo"])
+def test_sft_weight_adds_the_positives_negative_log_likelihood(objective: str, tiny_dir: Path) -> None:
+    policy, reference = _pretrained(tiny_dir, seed=0), _pretrained(tiny_dir, seed=1)
+    positives = _hand_table(policy).detach()[:, 0]  # (targets,) log pi(y+ | x), summed over tokens
+    plain, stats = preference_loss(policy, reference, _batch(), 3, objective, 0.7)
+    weighted, _ = preference_loss(policy, reference, _batch(), 3, objective, 0.7, sft_weight=0.5)
+    expected = plain.item() - 0.5 * positives.mean().item()
+    assert weighted.item() == pytest.approx(expected, rel=1e-4) and weighted.item() > plain.item()
+    assert stats["positive_logprob"] == pytest.approx(positives.mean().item(), rel=1e-4)

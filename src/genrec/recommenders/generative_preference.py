@@ -190,7 +190,7 @@ def _train_epoch(
         batch = preference_batch(prompts, candidates, rec.item_ids, pad)
         batch = {k: v.to(device) for k, v in batch.items()}
         loss, stats = preference_loss(
-            model, reference, batch, 1 + config.negatives, config.objective, config.beta
+            model, reference, batch, 1 + config.negatives, config.objective, config.beta, config.sft_weight
         )
         if not torch.isfinite(loss):
             raise GenrecError(f"preference loss became {float(loss)} at epoch {epoch}; lower lr or beta")
@@ -200,7 +200,7 @@ def _train_epoch(
         optimizer.step()
         totals["loss"] += float(loss.detach())
         for name, value in stats.items():
-            totals[name] += value
+            totals[name] = totals.get(name, 0.0) + value
         steps += 1
     means = {name: value / max(steps, 1) for name, value in totals.items()}
     return {**means, "steps": float(steps)}

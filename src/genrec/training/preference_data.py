@@ -46,7 +46,8 @@ class PreferenceConfig(ConfigModel):
     objective: ``dpo`` (each negative against the positive, pairwise losses averaged), ``sdpo`` (softmax
     DPO: all negatives of a target in one loss) or ``grpo`` (RL on the policy's own constrained-beam
     rollouts, `genrec.training.grpo_loss`; the negative options are then unused). beta: the inverse
-    temperature on the log-ratios. targets: ``last`` (each user's final training item) or ``all`` (every
+    temperature on the log-ratios. sft_weight (DPO / S-DPO): weight of the positive's negative
+    log-likelihood added to the loss (RPO; 0 = the plain objective). targets: ``last`` (each user's final training item) or ``all`` (every
     prefix of its training sequence).
 
     GRPO only: group_size (K items rolled out per target), clip_epsilon (PPO ratio clip), kl_coef (weight
@@ -56,6 +57,7 @@ class PreferenceConfig(ConfigModel):
 
     objective: Literal["dpo", "sdpo", "grpo"] = "sdpo"
     beta: float = Field(default=1.0, gt=0.0)
+    sft_weight: float = Field(default=0.0, ge=0.0)
     negatives: PositiveInt = 3
     negative_source: NegativeSource = "uniform"
     targets: Literal["last", "all"] = "last"

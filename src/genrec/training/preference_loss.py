@@ -13,7 +13,11 @@ negatives y_1- .. y_N-:
 - S-DPO (Chen et al. 2024, "On Softmax Direct Preference Optimization for Recommendation"), all negatives
   in one Plackett-Luce term: -log sigmoid(-log sum_j exp(beta * (r(y_j-) - r(y+)))).
 
-With one negative the two are the same loss. The reference is a deep copy of the starting (SFT) model,
+With one negative the two are the same loss. ``sft_weight`` alpha > 0 adds alpha * (-log pi(y+ | x)), the
+positive's negative log-likelihood (summed over its identifier tokens, averaged over targets), as RPO (Pang
+et al. 2024, "Iterative Reasoning Preference Optimization") does: DPO alone can lower the positive's
+likelihood together with the negatives' (only their difference is constrained), and this term stops that.
+The reference is a deep copy of the starting (SFT) model,
 in eval mode and without gradients (`frozen_reference`).
 """
 
@@ -110,21 +114,26 @@ def preference_loss(
     candidates: int,
     objective: str,
     beta: float,
+    sft_weight: float = 0.0,
 ) -> tuple[torch.Tensor, dict[str, float]]:
-    """The loss of one `preference_batch` (``candidates`` = 1 + N rows per target) and two diagnostics:
-    ``reward_accuracy`` (share of targets whose positive has the largest log-ratio) and ``margin`` (mean
-    r(y+) - r(y-) over pairs)."""
+    """The loss of one `preference_batch` (``candidates`` = 1 + N rows per target), plus ``sft_weight``
+    times the positives' mean negative log-likelihood, and three diagnostics: ``reward_accuracy`` (share of
+    targets whose positive has the largest log-ratio), ``margin`` (mean r(y+) - r(y-) over pairs) and
+    ``positive_logprob`` (mean log pi(y+ | x))."""
     with torch.no_grad():
         ref = sequence_logprobs(reference, batch).view(-1, candidates)  # (targets, 1 + N)
     pol = sequence_logprobs(policy, batch).view(-1, candidates)  # (targets, 1 + N)
     if objective not in ("dpo", "sdpo"):
         raise ValueError(f"preference_loss takes objective 'dpo' or 'sdpo', got {objective!r}")
     loss = dpo_loss(pol, ref, beta) if objective == "dpo" else sdpo_loss(pol, ref, beta)
+    if sft_weight > 0:
+        loss = loss - sft_weight * pol[:, 0].mean()
     with torch.no_grad():
         ratios = pol - ref
         margins = ratios[:, :1] - ratios[:, 1:]  # (targets, N)
         stats = {
             "reward_accuracy": float((margins > 0).all(dim=1).float().mean()),
             "margin": float(margins.mean()),
+            "positive_logprob": float(pol[:, 0].mean()),
         }
     return loss, stats
