@@ -103,7 +103,8 @@ def candidate_labels(configs: list[dict[str, Any]]) -> dict[str, str]:
     )
     labels = {}
     for config in configs:
-        own = [f"{k}={config[k]}" for k in varying if k != "objective"]
+        unused = PAIR_ONLY if config["objective"] == "grpo" else GRPO_ONLY
+        own = [f"{k}={config[k]}" for k in varying if k != "objective" and k not in unused]
         labels[candidate_key_of(config)] = config["objective"] + (f" ({', '.join(own)})" if own else "")
     return labels
 

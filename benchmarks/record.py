@@ -46,6 +46,7 @@ FAMILY_RULES: tuple[tuple[str, Callable[[str, str], bool]], ...] = (
     ("pretrained-LM generative", lambda kind, name: kind == "generative" and name.endswith("-smollm2")),
     ("LM-enhanced SASRec", lambda kind, name: kind == "llm_direct" and name.startswith("sasrec-text")),
     ("LM re-ranker", lambda kind, name: kind == "llm_direct" and name.startswith("reranker")),
+    ("aligned generative", lambda kind, name: kind == "alignment"),
 )
 LLM_DIRECT_BASELINE = (
     "sasrec-ce"  # llm_direct.py's own SASRec-CE rerun: the SASRec family lists baselines.json's
@@ -81,7 +82,9 @@ def family_of(kind: str, name: str) -> str:
 
 
 def _relative(path: Path) -> str:
-    return str(path.resolve().relative_to(REPO))
+    """``path`` relative to the repository (as printed in RESULTS.md); absolute when it lies outside."""
+    resolved = path.resolve()
+    return str(resolved.relative_to(REPO)) if resolved.is_relative_to(REPO) else str(resolved)
 
 
 def baseline_candidates(path: Path) -> list[Candidate]:
@@ -212,10 +215,42 @@ def llm_direct_candidates(path: Path) -> list[Candidate]:
     return out
 
 
+def alignment_candidates(path: Path) -> list[Candidate]:
+    """The +DPO / +S-DPO / +GRPO rows of ``alignment.py`` (validation: each run's kept validation NDCG@10).
+
+    The SFT rows there are the recipe's own SFT model, listed by the generative families from their own
+    benchmark, so only the aligned rows enter; the row name carries the recipe and the start model."""
+    if not path.is_file():
+        return []
+    payload = json.loads(path.read_text())
+    out = []
+    for stem, entry in payload["entries"].items():
+        dataset = load_config(entry["recipe"]).data.dataset
+        start = "" if entry.get("start", "sft") == "sft" else " (held-out)"
+        for row in entry["rows"]:
+            if not row.startswith("+"):
+                continue
+            runs = tuple(
+                {
+                    **columns_from_ranks(path.parent / "alignment" / "per_user" / f"{stem}-{row[1:]}-seed{s['seed']}.parquet"),
+                    "train_s": s["rows"][row]["train_s"],
+                    "seed": s["seed"],
+                    "commit": s.get("commit", entry["commit"]),
+                    "valid": s["rows"][row]["valid_ndcg@10"],
+                }
+                for s in entry["seeds"]
+            )  # fmt: skip
+            name = f"{Path(entry['recipe']).stem}{row}{start}"
+            family = family_of("alignment", name)
+            out.append(Candidate(dataset, family, name, _relative(path), runs, entry["command"], True))
+    return out
+
+
 def candidates(results: Path = RESULTS) -> list[Candidate]:
     out = baseline_candidates(results / "baselines.json")
     out += [generative_candidate(p) for p in sorted((results / "generative").glob("*.json"))]
     out += llm_direct_candidates(results / "llm_direct.json")
+    out += alignment_candidates(results / "alignment.json")
     return out
 
 

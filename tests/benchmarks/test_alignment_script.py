@@ -146,3 +146,9 @@ def test_a_held_out_start_is_aligned_and_the_usual_sft_model_stays_the_control(
     assert "vs held-out-last" in (tmp_path / "results/alignment.md").read_text()
     again = script.main(argv)  # the held-out model and the candidate are reused
     assert again["rows"]["held-out-last"]["train_s"] == entry["rows"]["held-out-last"]["train_s"]
+
+
+def test_a_candidates_label_names_only_the_settings_its_objective_uses(script: ModuleType) -> None:
+    configs = [script.parse_candidate(c, []).to_dict() for c in ("dpo:negatives=1", "grpo:group_size=4")]
+    labels = list(script.candidate_labels(configs).values())
+    assert labels == ["dpo (negatives=1)", "grpo (group_size=4)"]

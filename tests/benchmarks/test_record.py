@@ -64,6 +64,14 @@ def test_spread_is_the_sample_std_of_the_per_seed_values(payload: dict[str, Any]
             runs = [r for r in source["datasets"][dataset][row["row"]]["runs"] if "test" in r]
             values = [r["test"]["all" if "all" in r["test"] else "ndcg@10"] for r in runs]
             values = [v["ndcg@10"] if isinstance(v, dict) else v for v in values]  # llm_direct: per group
+        elif "entries" in source:  # alignment.py: the row is RECIPE+OBJECTIVE[ (held-out)]
+            objective = "+" + row["row"].split("+")[1].split(" ")[0]
+            start = "held-out-last" if row["row"].endswith("(held-out)") else "sft"
+            (entry,) = [
+                e for e in source["entries"].values()
+                if row["row"].startswith(e["recipe"]) and e.get("start", "sft") == start and row["command"] == e["command"]
+            ]  # fmt: skip
+            values = [s["rows"][objective]["ndcg@10"] for s in entry["seeds"]]
         else:
             values = [r["ndcg@10"] for r in source["runs"]]
         mean, std = row["test"]["ndcg@10"]
@@ -164,3 +172,29 @@ def test_llm_direct_rows_take_their_columns_from_the_per_user_ranks(
         found.command
         == "python benchmarks/llm_direct.py --datasets office --rows sasrec-text-minilm --seeds 0 --threads 1"
     )
+
+
+def test_aligned_rows_enter_with_their_validation_figures_and_start(
+    record: ModuleType, tmp_path: Path
+) -> None:
+    import pandas as pd
+
+    per_user = tmp_path / "alignment" / "per_user"
+    per_user.mkdir(parents=True)
+    seeds = []
+    for seed in (0, 1):
+        pd.DataFrame({"user": [0, 1, 2, 3], "rank": [1, 0, 3, 11]}).to_parquet(
+            per_user / f"stem-dpo-seed{seed}.parquet"
+        )
+        rows = {
+            "sft": {"valid_ndcg@10": 0.1, "train_s": 5.0},
+            "+dpo": {"valid_ndcg@10": 0.2 + seed, "train_s": 2.0},
+        }
+        seeds.append({"seed": seed, "rows": rows, "commit": "abc"})
+    entry = {"recipe": "office-atomic-compact", "start": "held-out-last", "command": "python x", "commit": "abc",
+             "rows": {"sft": {}, "+dpo": {}}, "seeds": seeds}  # fmt: skip
+    (tmp_path / "alignment.json").write_text(json.dumps({"entries": {"stem": entry}}))
+    (only,) = record.alignment_candidates(tmp_path / "alignment.json")
+    assert (only.dataset, only.family) == ("office", "aligned generative")
+    assert only.name == "office-atomic-compact+dpo (held-out)" and only.mean("valid") == 0.7
+    assert only.runs[0]["hr@10"] == 0.5 and only.runs[0]["hr@5"] == 0.5  # ranks 1 and 3 of 4 users
