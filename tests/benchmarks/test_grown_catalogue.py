@@ -7,8 +7,6 @@ the trie after the update, transfer to another catalogue), not the quality of th
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Sequence
 from types import ModuleType
 
 import numpy as np
@@ -18,20 +16,10 @@ from benchmark_scripts import load_script
 from genrec.data.catalogue import Catalogue
 from genrec.data.split import EvalSet, TrainData
 from genrec.training.config import RunConfig, config_from_dict
+from recommenders.content_fixtures import hash_embed
 
 N_ITEMS = 30
 UNSEEN = (3, 17, 29)  # no training interaction: the fit must not see them
-
-
-def hash_embed(texts: Sequence[str]) -> np.ndarray:
-    """Deterministic 8-d vectors per text, shape (len(texts), 8)."""
-    rows = [
-        np.random.default_rng(int.from_bytes(hashlib.sha256(t.encode()).digest()[:8], "little")).normal(
-            size=8
-        )
-        for t in texts
-    ]
-    return np.asarray(rows, dtype=np.float32).reshape(len(texts), 8)
 
 
 def catalogue(prefix: str, n: int) -> Catalogue:

@@ -1,4 +1,4 @@
-"""A fake text embedder for the content baseline's tests: no model download, structure known in advance."""
+"""Fake text embedders for tests: no model download, structure known in advance."""
 
 from __future__ import annotations
 
@@ -24,3 +24,14 @@ def fake_embed(texts: Sequence[str]) -> np.ndarray:
         vec[int(number.group()) % 4 if number else 0] += 6.0
         rows.append(vec / np.linalg.norm(vec))
     return np.asarray(rows, dtype=np.float32).reshape(len(texts), DIM)
+
+
+def hash_embed(texts: Sequence[str]) -> np.ndarray:
+    """Deterministic 8-d text vectors (equal texts, equal vectors) with no structure, shape (len(texts), 8)."""
+    rows = [
+        np.random.default_rng(int.from_bytes(hashlib.sha256(t.encode()).digest()[:8], "little")).normal(
+            size=8
+        )
+        for t in texts
+    ]
+    return np.asarray(rows, dtype=np.float32).reshape(len(texts), 8)

@@ -6,12 +6,10 @@ The models are built but not trained (`GenerativeRecommender.build`): what is te
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 import torch
 
@@ -26,21 +24,11 @@ from genrec.recommenders.catalogue_updates import (
 from genrec.recommenders.generative import GenerativeRecommender
 from genrec.recommenders.popularity import PopularityRecommender
 from genrec.training.config import config_from_dict
+from recommenders.content_fixtures import hash_embed
 
 N_ITEMS = 30
 COLOURS = ("red", "blue", "green", "black", "white")
 THINGS = ("chair", "lamp", "desk", "table", "pen", "box")
-
-
-def hash_embed(texts: Sequence[str]) -> np.ndarray:
-    """Deterministic 8-d text vectors (equal texts, equal vectors), shape (len(texts), 8)."""
-    rows = [
-        np.random.default_rng(int.from_bytes(hashlib.sha256(t.encode()).digest()[:8], "little")).normal(
-            size=8
-        )
-        for t in texts
-    ]
-    return np.asarray(rows, dtype=np.float32).reshape(len(texts), 8)
 
 
 def titled_train(n_items: int = N_ITEMS) -> TrainData:
