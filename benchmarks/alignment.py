@@ -26,7 +26,6 @@ lock, and the entry's command lists every seed it holds.
 from __future__ import annotations
 
 import argparse
-import fcntl
 import hashlib
 import json
 import os
@@ -47,13 +46,14 @@ from genrec.data.split import TrainData
 from genrec.evaluation.beyond_accuracy import item_counts
 from genrec.evaluation.compare import compare_runs
 from genrec.evaluation.evaluator import evaluate
-from genrec.io.files import read_json, write_json_atomic, write_text_atomic
+from genrec.io.files import read_json, write_json_atomic
 from genrec.recommenders.generative import GenerativeRecommender
 from genrec.recommenders.generative_preference import PREFERENCE_FILE, align_run
 from genrec.recommenders.run_dir import load_run, save_run
 from genrec.training.config import load_config
 from genrec.training.preference_data import PreferenceConfig
 from genrec.workflows.train import train_and_evaluate
+from locked_results import locked_results
 from measured_at import current_commit
 from seed_stats import mean_and_std
 
@@ -281,13 +281,9 @@ def command_for(argv: list[str], seeds: list[int]) -> str:
 def locked(json_path: Path) -> Iterator[dict[str, Any]]:
     """The results file, read under an exclusive lock and written back atomically with its Markdown, so
     processes running other seeds of the same entry never overwrite each other."""
-    json_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(json_path.with_suffix(".lock"), "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        payload = read_json(json_path) if json_path.is_file() else {"entries": {}}
+    screens = json_path.stem.endswith("screens")
+    with locked_results(json_path, {"entries": {}}, lambda p: markdown(p, screens)) as payload:
         yield payload
-        write_json_atomic(json_path, payload)
-        write_text_atomic(json_path.with_suffix(".md"), markdown(payload, json_path.stem.endswith("screens")))
 
 
 def summarise(seeds: list[dict[str, Any]]) -> dict[str, dict[str, float | None]]:

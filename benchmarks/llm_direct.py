@@ -30,7 +30,6 @@ so datasets and rows can be run separately; a seed already present is kept unles
 from __future__ import annotations
 
 import argparse
-import fcntl
 import json
 import sys
 import time
@@ -46,9 +45,9 @@ from genrec.data import DATASETS, LeaveOneOutSplit, leave_one_out, load_dataset
 from genrec.evaluation.compare import compare_runs
 from genrec.evaluation.evaluator import evaluate
 from genrec.evaluation.groups import evaluate_groups
-from genrec.io.files import write_json_atomic, write_text_atomic
 from genrec.recommenders.registry import build_recommender
 from genrec.workflows.evaluate import train_item_counts
+from locked_results import locked_results
 from measured_at import current_commit
 from seed_stats import format_mean_std, mean_and_std
 
@@ -306,13 +305,9 @@ def locked(path: Path) -> Iterator[dict[str, Any]]:
     Two benchmark processes (one per core) may add rows to the same file: each seed is merged into
     what is on disk at that moment, so neither overwrites the other's rows.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path.with_suffix(".lock"), "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        results = json.loads(path.read_text()) if path.is_file() else {"command": "", "datasets": {}}
+    screens = path.stem.endswith("screens")
+    with locked_results(path, {"command": "", "datasets": {}}, lambda r: markdown(r, screens)) as results:
         yield results
-        write_json_atomic(path, results)
-        write_text_atomic(path.with_suffix(".md"), markdown(results, path.stem.endswith("screens")))
 
 
 def run_zero_shot(args: argparse.Namespace) -> None:

@@ -19,8 +19,6 @@ under a file lock, so rows and seeds can run in separate processes.
 from __future__ import annotations
 
 import argparse
-import fcntl
-import json
 import sys
 import time
 from collections.abc import Iterator
@@ -40,9 +38,9 @@ from genrec.data.ratings import (
     sample_examples,
     time_split,
 )
-from genrec.io.files import write_json_atomic, write_text_atomic
 from genrec.recommenders.preference_prediction import PreferenceConfig, PreferencePredictor, auc
 from genrec.recommenders.rating_baselines import BiasedMF, ItemMeanRating, SASRecTargetScore, catalogue_titles
+from locked_results import locked_results
 from measured_at import current_commit
 from seed_stats import format_mean_std, mean_and_std
 
@@ -237,14 +235,13 @@ def markdown(results: dict[str, Any]) -> str:
 @contextmanager
 def locked(path: Path) -> Iterator[dict[str, Any]]:
     """The results file under an exclusive lock, written back atomically with its Markdown."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path.with_suffix(".lock"), "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        results = json.loads(path.read_text()) if path.is_file() else {"runs": {}}
+    with locked_results(path, {"runs": {}}, markdown, _summarise_rows) as results:
         yield results
-        results["summary"] = {row: summarise(runs) for row, runs in results.get("runs", {}).items() if runs}
-        write_json_atomic(path, results)
-        write_text_atomic(path.with_suffix(".md"), markdown(results))
+
+
+def _summarise_rows(results: dict[str, Any]) -> None:
+    """Per row: the seed summary of its runs (stored beside them)."""
+    results["summary"] = {row: summarise(runs) for row, runs in results.get("runs", {}).items() if runs}
 
 
 def main(argv: list[str] | None = None) -> None:
