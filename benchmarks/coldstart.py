@@ -300,36 +300,6 @@ def refresh_comparisons(results: dict[str, Any], output: Path, dataset: str) -> 
     return True
 
 
-def run_transfer(
-    pairs: Sequence[str], seeds: Sequence[int], threads: int, output: Path, command: str
-) -> None:
-    """Transfer rows per SOURCE:TARGET pair and seed, beside the target's references; merged after each."""
-    json_path = output / f"{STEM}.json"
-    per_user = output / STEM / "transfer"
-    for pair in pairs:
-        source, _, target = pair.partition(":")
-        if source not in DATASETS or target not in DATASETS or source == target:
-            raise SystemExit(f"--transfer {pair!r}: expected SOURCE:TARGET, two different datasets")
-        references = transfer_rows.reference_runs(target, threads, per_user)
-        for seed in seeds:
-            run = transfer_rows.transfer_run(
-                source, target, seed, threads, per_user / f"{source}-to-{target}-seed{seed}.parquet"
-            )
-            run["commit"] = current_commit()
-            results = load_results(json_path)
-            results["commands"] = list(dict.fromkeys([*results["commands"], command]))
-            block = results.setdefault("transfer", {}).setdefault(f"{source}:{target}", {"runs": []})
-            block["runs"] = sorted(
-                [r for r in block["runs"] if r["seed"] != seed] + [run], key=lambda r: r["seed"]
-            )
-            block["references"] = references
-            write_json_atomic(json_path, results)
-            write_text_atomic(json_path.with_suffix(".md"), markdown(results))
-            print(
-                f"{source} -> {target} seed {seed}: test {run['test']}; references {references}", flush=True
-            )
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -404,7 +374,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.transfer:
         command = "python benchmarks/coldstart.py " + " ".join(sys.argv[1:] if argv is None else argv)
-        run_transfer(args.transfer, args.seeds, args.threads, args.output, command)
+        transfer_rows.run_pairs(args.transfer, args.seeds, args.threads, args.output, command)
         return 0
     missing = sorted({MODELS[m][0] for m in args.models if m in MODELS} - set(REGISTRY))
     if missing:

@@ -13,21 +13,28 @@ the catalogue-update path and is scored on the target's users.
 `reference_runs` gives the rows beside it on the same target users: `content` (MiniLM text of the user's
 recent items; it learns nothing from interactions, so it uses no target data either) and `popularity`
 computed on the target's training part (it *uses target data*, and is labelled so).
+
+`run_pairs` is ``coldstart.py --transfer``: the `sasrec-text` rows per SOURCE:TARGET pair and seed, merged
+into ``coldstart.{json,md}`` after each.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from genrec.data import InteractionData, LeaveOneOutSplit, leave_one_out, load_dataset
+from coldstart_report import markdown
+from coldstart_store import STEM, load_results
+from genrec.data import DATASETS, InteractionData, LeaveOneOutSplit, leave_one_out, load_dataset
 from genrec.evaluation.evaluator import evaluate
+from genrec.io.files import write_json_atomic, write_text_atomic
 from genrec.recommenders.base import Recommender
 from genrec.recommenders.registry import build_recommender
 from genrec.recommenders.text_sasrec import TextSASRecRecommender
 from genrec.workflows.evaluate import train_item_counts
+from measured_at import current_commit
 
 METRICS = ("hr@10", "ndcg@10")
 TEXT_ONLY = {"loss": "ce", "fusion": "text-only"}
@@ -103,3 +110,31 @@ def moved_run(
         "trained_on": "the source's new-item split training part (the cold-start run of the same seed)",
         **scored(moved, split, path),
     }
+
+
+def run_pairs(pairs: Sequence[str], seeds: Sequence[int], threads: int, output: Path, command: str) -> None:
+    """Transfer rows per SOURCE:TARGET pair and seed, beside the target's references; merged after each."""
+    json_path = output / f"{STEM}.json"
+    per_user = output / STEM / "transfer"
+    for pair in pairs:
+        source, _, target = pair.partition(":")
+        if source not in DATASETS or target not in DATASETS or source == target:
+            raise SystemExit(f"--transfer {pair!r}: expected SOURCE:TARGET, two different datasets")
+        references = reference_runs(target, threads, per_user)
+        for seed in seeds:
+            run = transfer_run(
+                source, target, seed, threads, per_user / f"{source}-to-{target}-seed{seed}.parquet"
+            )
+            run["commit"] = current_commit()
+            results = load_results(json_path)
+            results["commands"] = list(dict.fromkeys([*results["commands"], command]))
+            block = results.setdefault("transfer", {}).setdefault(f"{source}:{target}", {"runs": []})
+            block["runs"] = sorted(
+                [r for r in block["runs"] if r["seed"] != seed] + [run], key=lambda r: r["seed"]
+            )
+            block["references"] = references
+            write_json_atomic(json_path, results)
+            write_text_atomic(json_path.with_suffix(".md"), markdown(results))
+            print(
+                f"{source} -> {target} seed {seed}: test {run['test']}; references {references}", flush=True
+            )

@@ -25,6 +25,11 @@ def script() -> ModuleType:
     return load_script("alignment")
 
 
+@pytest.fixture
+def report() -> ModuleType:
+    return load_script("alignment_report")
+
+
 def test_the_choice_is_the_best_validation_figure_first_on_ties(script: ModuleType) -> None:
     cands = [{"valid_ndcg@10": 0.2, "n": 0}, {"valid_ndcg@10": 0.3, "n": 1}, {"valid_ndcg@10": 0.3, "n": 2}]
     assert script.choose(cands)["n"] == 1
@@ -41,9 +46,9 @@ def test_candidates_are_validated_preference_configs(script: ModuleType) -> None
         script.parse_candidate("grpo:group_sise=4", [])
 
 
-def test_rows_store_mean_and_sample_std_over_seeds(script: ModuleType) -> None:
-    seeds = [{"rows": {"sft": {k: v for k in script.ROW_KEYS}}} for v in (0.1, 0.3)]
-    row = script.summarise(seeds)["sft"]
+def test_rows_store_mean_and_sample_std_over_seeds(report: ModuleType) -> None:
+    seeds = [{"rows": {"sft": {k: v for k in report.ROW_KEYS}}} for v in (0.1, 0.3)]
+    row = report.summarise(seeds)["sft"]
     assert row["ndcg@10"] == pytest.approx(0.2) and row["ndcg@10_std"] == pytest.approx(0.1414214, abs=1e-6)
     assert row["seeds"] == 2
 
@@ -74,7 +79,7 @@ def test_one_command_writes_every_row_on_a_tiny_config(script: ModuleType, tmp_p
 
 
 def test_seeds_from_separate_processes_merge_into_one_entry_with_a_paired_verdict(
-    script: ModuleType, tmp_path: Path
+    script: ModuleType, report: ModuleType, tmp_path: Path
 ) -> None:
     argv = ["--recipe", "office-atomic-compact", "--work-dir", str(tmp_path / "work"),
             "--results-dir", str(tmp_path / "results"), "--candidate", "dpo:negatives=1",
@@ -88,7 +93,7 @@ def test_seeds_from_separate_processes_merge_into_one_entry_with_a_paired_verdic
     assert paired["seeds"] == 2 and paired["ci_low"] <= paired["mean_difference"] <= paired["ci_high"]
     assert paired["mean_a"] == pytest.approx(entry["rows"]["sft"]["ndcg@10"])
     table = (tmp_path / "results/alignment.md").read_text()
-    assert script.verdict(paired) in table and "seed 1:" in table
+    assert report.verdict(paired) in table and "seed 1:" in table
 
 
 def test_a_screen_never_scores_test_users(script: ModuleType, tmp_path: Path) -> None:
@@ -110,11 +115,11 @@ def test_a_screen_never_scores_test_users(script: ModuleType, tmp_path: Path) ->
     )
 
 
-def test_a_verdict_needs_the_interval_to_exclude_zero(script: ModuleType) -> None:
+def test_a_verdict_needs_the_interval_to_exclude_zero(report: ModuleType) -> None:
     base = {"mean_a": 0.05, "mean_difference": 0.003}
-    assert script.verdict({**base, "ci_low": 0.001, "ci_high": 0.005}).startswith("beats (+6.0%")
-    assert script.verdict({**base, "ci_low": -0.001, "ci_high": 0.005}).startswith("level with")
-    assert script.verdict(
+    assert report.verdict({**base, "ci_low": 0.001, "ci_high": 0.005}).startswith("beats (+6.0%")
+    assert report.verdict({**base, "ci_low": -0.001, "ci_high": 0.005}).startswith("level with")
+    assert report.verdict(
         {**base, "mean_difference": -0.003, "ci_low": -0.005, "ci_high": -0.001}
     ).startswith("loses to")
 
@@ -148,7 +153,9 @@ def test_a_held_out_start_is_aligned_and_the_usual_sft_model_stays_the_control(
     assert again["rows"]["held-out-last"]["train_s"] == entry["rows"]["held-out-last"]["train_s"]
 
 
-def test_a_candidates_label_names_only_the_settings_its_objective_uses(script: ModuleType) -> None:
+def test_a_candidates_label_names_only_the_settings_its_objective_uses(
+    script: ModuleType, report: ModuleType
+) -> None:
     configs = [script.parse_candidate(c, []).to_dict() for c in ("dpo:negatives=1", "grpo:group_size=4")]
-    labels = list(script.candidate_labels(configs).values())
+    labels = list(report.candidate_labels(configs).values())
     assert labels == ["dpo (negatives=1)", "grpo (group_size=4)"]

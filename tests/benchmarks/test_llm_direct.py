@@ -70,6 +70,8 @@ def test_zero_shot_rows_render_beside_their_references(script: ModuleType) -> No
             "popularity": {"hr@10": 0.1, "ndcg@10": 0.05, "ms_per_user": 0.1},
         },
     }
-    text = script.markdown({"command": "x", "datasets": {}, "zero_shot": {"ml-100k": {"0": out}}}, False)
+    text = load_script("llm_direct_report").markdown(
+        {"command": "x", "datasets": {}, "zero_shot": {"ml-100k": {"0": out}}}, False
+    )
     assert "| random-expected | 0.3000 | 0.1000 | 0.4000 | 0.6000 | - |" in text
     assert "| popularity | 0.1000 | 0.0500 | 0.1 |" in text

@@ -68,3 +68,16 @@ def test_transfer_tables_render(tmp_path: Path) -> None:
     )
     assert "| office → scientific | sasrec-text (transferred) | no | 1 | 0.1000 | 0.3000 | 0.1500 |" in text
     assert "| office → scientific | popularity | yes | - | 0.0100 | 0.0200 | 0.0100 |" in text
+
+
+def test_pairs_merge_per_seed_into_the_coldstart_results(rows: ModuleType, tmp_path: Path) -> None:
+    with pytest.raises(SystemExit, match="office:office"):
+        rows.run_pairs(["office:office"], [0], 1, tmp_path, "cmd")
+    rows.run_pairs(["office:scientific"], [1, 0], 1, tmp_path, "cmd")
+    rows.run_pairs(["office:scientific"], [1], 1, tmp_path, "cmd again")  # a seed run again replaces itself
+    saved = rows.load_results(tmp_path / "coldstart.json")
+    block = saved["transfer"]["office:scientific"]
+    assert [r["seed"] for r in block["runs"]] == [0, 1] and set(block["references"]) == {"content", "popularity"}
+    assert saved["commands"] == ["cmd", "cmd again"]
+    assert (tmp_path / "coldstart/transfer/office-to-scientific-seed0.parquet").is_file()
+    assert "office → scientific" in (tmp_path / "coldstart.md").read_text()
