@@ -77,7 +77,10 @@ def test_pairs_merge_per_seed_into_the_coldstart_results(rows: ModuleType, tmp_p
     rows.run_pairs(["office:scientific"], [1], 1, tmp_path, "cmd again")  # a seed run again replaces itself
     saved = rows.load_results(tmp_path / "coldstart.json")
     block = saved["transfer"]["office:scientific"]
-    assert [r["seed"] for r in block["runs"]] == [0, 1] and set(block["references"]) == {"content", "popularity"}
+    assert [r["seed"] for r in block["runs"]] == [0, 1] and set(block["references"]) == {
+        "content",
+        "popularity",
+    }
     assert saved["commands"] == ["cmd", "cmd again"]
     assert (tmp_path / "coldstart/transfer/office-to-scientific-seed0.parquet").is_file()
     assert "office → scientific" in (tmp_path / "coldstart.md").read_text()
