@@ -86,6 +86,12 @@ ROWS: dict[str, tuple[str, dict[str, Any]]] = {
     # The same, with the retriever's log-probabilities as a prior the LM learns to correct; the LM's
     # weight beside it is chosen on validation (0 = the retriever's own order).
     "reranker-ft-l4-prior": ("reranker", {**RERANKER_L4, "retriever_prior": True}),
+    # The lever docs/llm-direct.md names first: four times the leak-free examples (two retriever rounds of
+    # four held-out targets per user), the rest unchanged; a validation screen before any test row.
+    "reranker-ft-l4-prior-2400": (
+        "reranker",
+        {**RERANKER_L4, "retriever_prior": True, "candidate_rounds": 2, "max_train_examples": 2400},
+    ),
     "reranker-zeroshot": ("reranker", {"fine_tune": "none", "history_items": 5, "max_title_chars": 40}),
 }
 
